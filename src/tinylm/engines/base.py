@@ -1,0 +1,102 @@
+"""The contract every engine (scalar, numpy, torch) fulfils. The training loop, sampling,
+checkpoints and the lab only talk to this interface.
+
+Batches
+- ``x``: int64 array [B, T] of token ids, 1 <= T <= block_size.
+- ``y``: int64 array [B, T] of target ids; ``-1`` marks a padded position that is ignored.
+- The loss is the mean cross-entropy over all non-ignored targets of the batch.
+
+Parameters cross the interface as numpy arrays keyed by the names of ``models.params``.
+Optimizer state crosses it as ``{"m.<name>": array, "v.<name>": array}`` plus a step count.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..models.config import ModelConfig
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adamw"            # sgd | adam | adamw
+    lr: float = 1e-3               # peak learning rate (the schedule scales it)
+    beta1: float = 0.9
+    beta2: float = 0.99
+    eps: float = 1e-8
+    weight_decay: float = 0.0      # AdamW only; applied to ``models.params.decay_names``
+    momentum: float = 0.0          # SGD only
+    grad_clip: float = 0.0         # global-norm clip; 0 = off
+
+
+@dataclass
+class StepStats:
+    loss: float                    # mean loss of the batch, before the update
+    grad_norm: float               # global L2 norm of the gradient, before clipping
+    n_tokens: int                  # non-ignored targets in the batch
+    extra: dict = field(default_factory=dict)
+
+
+class Decoder(ABC):
+    """Incremental decoding with a KV cache (GPT) or a short context window (MLP/bigram)."""
+
+    @abstractmethod
+    def reset(self, batch_size: int) -> None: ...
+
+    @abstractmethod
+    def step(self, tokens: np.ndarray) -> np.ndarray:
+        """Feed one token per row ([B] ints); return next-token logits [B, V] (float64 numpy)."""
+
+    @property
+    @abstractmethod
+    def position(self) -> int:
+        """Number of tokens fed since reset."""
+
+
+class Engine(ABC):
+    name: str = "base"
+
+    def __init__(self, cfg: ModelConfig, params: dict[str, np.ndarray], dtype: str = "float32", **options):
+        self.cfg = cfg
+        self.dtype = dtype
+
+    # --- parameters -------------------------------------------------------------------
+    @abstractmethod
+    def get_params(self) -> dict[str, np.ndarray]:
+        """Copies of the current parameters as numpy arrays in the engine's dtype."""
+
+    @abstractmethod
+    def set_params(self, params: dict[str, np.ndarray]) -> None: ...
+
+    # --- compute ----------------------------------------------------------------------
+    @abstractmethod
+    def loss(self, x: np.ndarray, y: np.ndarray) -> float:
+        """Mean loss, no gradient (evaluation)."""
+
+    @abstractmethod
+    def forward_backward(self, x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+        """Mean loss and the gradient of every parameter (numpy arrays); does not update."""
+
+    @abstractmethod
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Full-prefix logits [B, T, V] as numpy (used by tests and the lab's inspector)."""
+
+    @abstractmethod
+    def decoder(self) -> Decoder: ...
+
+    # --- optimisation -----------------------------------------------------------------
+    @abstractmethod
+    def configure_optimizer(self, opt: OptimConfig) -> None: ...
+
+    @abstractmethod
+    def train_step(self, x: np.ndarray, y: np.ndarray, lr: float) -> StepStats:
+        """forward, backward, clip, one optimizer update at learning rate ``lr``."""
+
+    @abstractmethod
+    def get_optimizer_state(self) -> tuple[int, dict[str, np.ndarray]]:
+        """(steps taken, {"m.<name>": ..., "v.<name>": ...}); empty dict for plain SGD."""
+
+    @abstractmethod
+    def set_optimizer_state(self, steps: int, state: dict[str, np.ndarray]) -> None: ...

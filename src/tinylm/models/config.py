@@ -1,0 +1,85 @@
+"""ModelConfig: one dataclass describes every model family, for every engine.
+
+The same config + the same initial parameters (see ``params.py``) give the same
+function in the numpy, scalar and torch engines.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Literal
+
+from ..errors import ConfigError
+
+Family = Literal["bigram", "mlp", "gpt"]
+FAMILIES = ("bigram", "mlp", "gpt")
+NORMS = ("rmsnorm", "layernorm")
+ACTIVATIONS = ("relu", "gelu", "gelu_tanh", "tanh")
+
+
+@dataclass
+class ModelConfig:
+    family: str = "gpt"
+    vocab_size: int = 27
+    block_size: int = 16
+    n_embd: int = 16
+    # --- mlp ---
+    context: int = 1          # tokens of context the MLP sees (1 = the seeds' MLP; >1 = Bengio-style)
+    n_hidden: int = 64        # MLP hidden width
+    # --- gpt ---
+    n_layer: int = 1
+    n_head: int = 4
+    mlp_ratio: int = 4        # GPT MLP hidden = mlp_ratio * n_embd
+    norm: str = "rmsnorm"     # rmsnorm | layernorm
+    norm_affine: bool = False  # learnable gain (and bias for layernorm when bias=True)
+    norm_eps: float = 1e-5
+    embed_norm: bool = False  # microgpt normalises wte+wpe before the first block
+    final_norm: bool = True   # norm before lm_head
+    # --- shared ---
+    activation: str = "relu"  # relu | gelu (exact erf) | gelu_tanh | tanh
+    bias: bool = False        # biases on linear layers (and layernorm, when affine)
+    tie_weights: bool = False  # output head shares wte
+    init: str = "normal"      # normal | zeros (bigram)
+    init_std: float = 0.02
+    scaled_residual_init: bool = False  # nanoGPT: residual projections std / sqrt(2 n_layer)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        if self.family not in FAMILIES:
+            raise ConfigError(f"unknown model family {self.family!r} (choose from {', '.join(FAMILIES)})")
+        if not isinstance(self.block_size, int) or self.block_size < 0:
+            raise ConfigError(f"block_size must be a positive integer (0 = longest document + 1), got {self.block_size!r}")
+        for name in ("vocab_size", "n_embd", "context", "n_hidden", "n_layer", "n_head", "mlp_ratio"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if self.vocab_size < 2:
+            raise ConfigError(f"vocab_size must be at least 2, got {self.vocab_size}")
+        if self.norm not in NORMS:
+            raise ConfigError(f"unknown norm {self.norm!r} (choose from {', '.join(NORMS)})")
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"unknown activation {self.activation!r} (choose from {', '.join(ACTIVATIONS)})")
+        if self.family == "gpt" and self.n_embd % self.n_head:
+            raise ConfigError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
+        if self.init not in ("normal", "zeros"):
+            raise ConfigError(f"unknown init {self.init!r} (choose from normal, zeros)")
+        if not self.init_std >= 0:
+            raise ConfigError(f"init_std must be >= 0, got {self.init_std!r}")
+        if not self.norm_eps > 0:
+            raise ConfigError(f"norm_eps must be > 0, got {self.norm_eps!r}")
+
+    @property
+    def head_dim(self) -> int:
+        return self.n_embd // self.n_head
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown model config keys: {', '.join(sorted(unknown))}")
+        return cls(**data)
