@@ -102,3 +102,47 @@ def get_preset(name: str) -> Preset:
         return PRESETS[name].copy()
     except KeyError:
         raise ConfigError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})") from None
+
+
+def _coerce(current, value, key: str):
+    """Parse ``value`` (often a CLI string) to the type of the field's current value."""
+    if not isinstance(value, str):
+        return value
+    try:
+        if isinstance(current, bool):
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if isinstance(current, int):
+            return int(value)
+        if isinstance(current, float):
+            return float(value)
+    except ValueError:
+        raise ConfigError(f"bad value {value!r} for {key} (expected {type(current).__name__})") from None
+    return value
+
+
+def apply_overrides(preset: Preset, overrides: dict) -> Preset:
+    """Set values by dotted key: ``model.n_layer``, ``optim.lr``, ``data.mode``, ``train.steps`` or a bare
+    field name (``lr``, ``n_layer``, ``steps``) when it is unambiguous."""
+    targets = {"model": preset.model, "train": preset.train, "optim": preset.train.optim, "data": preset.train.data}
+    for key, value in overrides.items():
+        if "." in key:
+            section, name = key.split(".", 1)
+            if section not in targets:
+                raise ConfigError(f"unknown config section {section!r} in {key!r} (use model., train., optim. or data.)")
+            owners = [targets[section]] if hasattr(targets[section], name) else []
+        else:
+            name = key
+            owners = [obj for obj in targets.values() if hasattr(obj, name) and not isinstance(getattr(obj, name), (TrainConfig, DataConfig, OptimConfig))]
+        if not owners:
+            raise ConfigError(f"unknown config key {key!r}")
+        if len(owners) > 1:
+            raise ConfigError(f"config key {key!r} is ambiguous; prefix it with model., train., optim. or data.")
+        obj = owners[0]
+        setattr(obj, name, _coerce(getattr(obj, name), value, key))
+    preset.model.validate()
+    preset.train.validate()
+    return preset

@@ -57,6 +57,10 @@ class Decoder(ABC):
 
 class Engine(ABC):
     name: str = "base"
+    # data parallelism (torch DDP): every rank receives the same global batch and takes its own rows
+    rank: int = 0
+    world_size: int = 1
+    is_main: bool = True
 
     def __init__(self, cfg: ModelConfig, params: dict[str, np.ndarray], dtype: str = "float32", **options):
         self.cfg = cfg
@@ -100,3 +104,6 @@ class Engine(ABC):
 
     @abstractmethod
     def set_optimizer_state(self, steps: int, state: dict[str, np.ndarray]) -> None: ...
+
+    def close(self) -> None:
+        """Release resources (process groups, devices). Safe to call twice."""

@@ -1,0 +1,221 @@
+"""The CLI's subcommands. Each turns arguments into configs, then hands off to the shared machinery."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from ..engines import ENGINES
+from ..errors import ConfigError, TinyLMError
+from ..presets import PRESETS, apply_overrides, get_preset
+
+
+# --- train ----------------------------------------------------------------------------
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", default="microgpt", help=f"one of: {', '.join(PRESETS)} (default microgpt)")
+    p.add_argument("--data", help="names | shakespeare | path to a UTF-8 text file")
+    p.add_argument("--data-mode", choices=["auto", "documents", "stream"],
+                   help="a text file as documents (one per line) or as a stream (auto decides)")
+    p.add_argument("--engine", default="numpy", choices=list(ENGINES))
+    p.add_argument("--device", help="torch engine: cpu | cuda | auto")
+    p.add_argument("--dtype", choices=["float32", "float64"])
+    p.add_argument("--seed", help="seed string (any text)")
+    p.add_argument("--steps", type=int, help="total iterations (defines the lr schedule)")
+    p.add_argument("--until", type=int, help="stop after this iteration (checkpointed; resume later)")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="peak learning rate")
+    p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"])
+    p.add_argument("--schedule", choices=["constant", "linear", "cosine"])
+    p.add_argument("--warmup", type=int)
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--grad-clip", type=float)
+    p.add_argument("--eval-every", type=int)
+    p.add_argument("--sample-every", type=int)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any preset value, e.g. --set model.n_layer=2 --set optim.beta2=0.95")
+    p.add_argument("--out", help="run directory (default runs/<preset>[-N])")
+    p.add_argument("--force", action="store_true", help="overwrite an existing run directory")
+    p.add_argument("--resume", metavar="RUN", help="continue a run directory or checkpoint exactly")
+    p.add_argument("--compat", choices=["microgpt"], help="reproduce microgpt.py's RNG, init and data order")
+    p.add_argument("--scalar-mode", choices=["fused", "plain"], help="scalar engine: fused nodes or one per op")
+    p.add_argument("--compile", action="store_true", help="torch engine: torch.compile")
+    p.add_argument("--amp", action="store_true", help="torch engine: bf16 autocast on CUDA")
+    p.add_argument("--deterministic", action="store_true", help="torch engine: deterministic algorithms")
+    p.add_argument("--quiet", action="store_true", help="print only the final summary")
+    p.add_argument("--json", action="store_true", help="print every event as a JSON line")
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    pairs = {"data.source": args.data, "data.mode": args.data_mode, "train.dtype": args.dtype,
+             "train.seed": args.seed, "train.steps": args.steps, "train.batch_size": args.batch_size,
+             "optim.lr": args.lr, "optim.name": args.optimizer, "train.schedule": args.schedule,
+             "train.warmup": args.warmup, "optim.weight_decay": args.weight_decay,
+             "optim.grad_clip": args.grad_clip, "train.eval_every": args.eval_every,
+             "train.sample_every": args.sample_every, "train.compat": args.compat}
+    out = {k: v for k, v in pairs.items() if v is not None}
+    for item in args.set:
+        if "=" not in item:
+            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _engine_options(args: argparse.Namespace) -> dict:
+    options: dict = {}
+    if args.engine == "torch":
+        options = {"device": args.device or "cpu", "compile": args.compile, "amp": args.amp,
+                   "deterministic": args.deterministic}
+    elif args.device or args.compile or args.amp or args.deterministic:
+        raise ConfigError("--device, --compile, --amp and --deterministic apply to --engine torch only")
+    if args.engine == "scalar" and args.scalar_mode:
+        options["mode"] = args.scalar_mode
+    elif args.scalar_mode:
+        raise ConfigError("--scalar-mode applies to --engine scalar only")
+    return options
+
+
+def _fresh_run_dir(preset: str) -> Path:
+    base = Path("runs") / preset
+    path, n = base, 1
+    while path.exists() and any(path.iterdir()):
+        n += 1
+        path = Path(f"{base}-{n}")
+    return path
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ..training.loop import CHECKPOINT_NAME, Trainer
+    from .display import TrainDisplay
+
+    is_main = int(os.environ.get("RANK", "0")) == 0
+    options = _engine_options(args)
+    if args.resume:
+        from ..api import checkpoint_path
+        ckpt = checkpoint_path(args.resume)
+        run_dir = Path(args.out) if args.out else (Path(args.resume) if Path(args.resume).is_dir() else ckpt.parent)
+        extra = _overrides(args)
+        unsupported = set(extra) - {"train.steps"}
+        if unsupported:
+            raise ConfigError(f"--resume continues the saved config; only --steps may change (got {sorted(unsupported)[0]})")
+        trainer = Trainer(engine=args.engine, run_dir=run_dir, engine_options=options, resume_from=ckpt,
+                          steps=args.steps, stop_at=args.until, quiet=args.quiet or not is_main)
+    else:
+        preset = apply_overrides(get_preset(args.preset), _overrides(args))
+        run_dir = Path(args.out) if args.out else _fresh_run_dir(preset.name)
+        if args.out and (run_dir / CHECKPOINT_NAME).exists() and not args.force:
+            raise ConfigError(f"{run_dir} already holds a run; use --resume {run_dir}, --force, or another --out")
+        if run_dir.exists() and not run_dir.is_dir():
+            raise ConfigError(f"--out {run_dir} is a file, not a directory")
+        trainer = Trainer(preset.model, preset.train, engine=args.engine, preset=preset.name, run_dir=run_dir,
+                          engine_options=options, stop_at=args.until, quiet=args.quiet or not is_main)
+
+    display = TrainDisplay(mode="json" if args.json else "quiet" if args.quiet else "rich", enabled=is_main)
+    with display:
+        for event in trainer.events():
+            display.show(event)
+    final = trainer.finished
+    if final is not None and final.reason == "diverged":
+        print(f"tinylm: error: {final.message}", file=sys.stderr)
+        return 3
+    return 0
+
+
+# --- sample ---------------------------------------------------------------------------
+def add_sample_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help="run directory or .safetensors checkpoint")
+    p.add_argument("-n", "--num", type=int, default=10, help="how many samples")
+    p.add_argument("--temperature", type=float, default=1.0, help="> 0; lower = more conservative")
+    p.add_argument("--top-k", type=int, default=0)
+    p.add_argument("--greedy", action="store_true", help="always take the most likely character")
+    p.add_argument("--prompt", default="")
+    p.add_argument("--max-new-tokens", type=int)
+    p.add_argument("--seed", default="sample")
+    p.add_argument("--engine", default="numpy", choices=list(ENGINES))
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from ..api import load
+
+    if args.num < 1:
+        raise ConfigError(f"-n must be >= 1, got {args.num}")
+    model = load(args.run, engine=args.engine)
+    texts = model.sample(args.num, temperature=args.temperature, top_k=args.top_k, greedy=args.greedy,
+                         prompt=args.prompt, max_new_tokens=args.max_new_tokens, seed=args.seed)
+    documents = model.tokenizer.bos_id is not None
+    for text in texts:
+        print(args.prompt + text if documents else args.prompt + text + ("\n" + "-" * 40 if args.num > 1 else ""))
+    return 0
+
+
+# --- presets / info / plot ----------------------------------------------------------------
+def cmd_presets(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..models.params import param_count
+
+    table = Table("preset", "params", "model", "data", "description")
+    for name, p in PRESETS.items():
+        m = p.model
+        vocab = 65 if p.train.data.source == "shakespeare" else 27
+        block = m.block_size or 16
+        count = param_count(type(m)(**{**m.to_dict(), "vocab_size": vocab, "block_size": block}))
+        arch = m.family if m.family != "gpt" else f"gpt {m.n_layer}L {m.n_head}H {m.n_embd}d"
+        table.add_row(name, f"{count:,}", arch, p.train.data.source, p.description)
+    Console().print(table)
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from ..api import checkpoint_path
+    from ..checkpoints import load_checkpoint, weights_hash
+    from ..models.params import param_count
+
+    ckpt = load_checkpoint(checkpoint_path(args.run))
+    meta = ckpt.meta
+    print(f"preset     {meta.get('preset')}  (engine {meta.get('engine')}, {meta.get('dtype')})")
+    print(f"step       {meta.get('step')} of {meta['train']['steps']}")
+    print(f"params     {param_count(ckpt.model_config):,}   weights sha256 {weights_hash(ckpt.params)[:16]}")
+    print(f"vocab      {len(meta['tokenizer']['chars'])} characters"
+          f"{' + BOS' if meta['tokenizer'].get('bos') else ''}")
+    print(f"model      {json.dumps(meta['model'])}")
+    print(f"optimizer  {meta['train']['optim']}")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .plot import plot_run
+
+    out = plot_run(Path(args.run), Path(args.output) if args.output else None)
+    print(out)
+    return 0
+
+
+# --- bench / lab -------------------------------------------------------------------------
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import bench_preset
+
+    result = bench_preset(args.preset, args.engine, steps=args.steps, dtype=args.dtype, device=args.device)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"{result['preset']} on {result['engine']}: {result['ms_per_iter']:.2f} ms/iter, "
+              f"{result['tokens_per_s']:,.0f} tokens/s ({result['tokens_per_iter']} tokens/iter, "
+              f"{result['n_params']:,} params)")
+    return 0
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    try:
+        from ..lab import serve
+    except ImportError as exc:  # pragma: no cover - lab is part of the package
+        raise TinyLMError(f"the lab could not start: {exc}") from None
+    serve(host=args.host, port=args.port, open_browser=not args.no_browser, token=args.token)
+    return 0
+
+
+__all__ = ["add_train_arguments", "add_sample_arguments", "cmd_train", "cmd_sample", "cmd_presets", "cmd_info",
+           "cmd_plot", "cmd_bench", "cmd_lab"]

@@ -1,0 +1,76 @@
+"""`tinylm` command line: train / sample / presets / info / plot / bench / lab.
+
+Every user mistake becomes one line on stderr and a non-zero exit (TinyLMError.exit_code), never a
+traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import __version__
+from ..errors import TinyLMError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import commands
+
+    parser = argparse.ArgumentParser(prog="tinylm", description="Train tiny character-level language models "
+                                     "from scratch and watch them learn.")
+    parser.add_argument("--version", action="version", version=f"tinylm {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    train = sub.add_parser("train", help="train a model (default: the microgpt preset on the bundled names)")
+    commands.add_train_arguments(train)
+    train.set_defaults(func=commands.cmd_train)
+
+    sample = sub.add_parser("sample", help="generate text from a trained run or checkpoint")
+    commands.add_sample_arguments(sample)
+    sample.set_defaults(func=commands.cmd_sample)
+
+    presets = sub.add_parser("presets", help="list the named presets")
+    presets.set_defaults(func=commands.cmd_presets)
+
+    info = sub.add_parser("info", help="show what a run directory or checkpoint contains")
+    info.add_argument("run", help="run directory or .safetensors checkpoint")
+    info.set_defaults(func=commands.cmd_info)
+
+    plot = sub.add_parser("plot", help="plot a run's loss curves to a PNG (matplotlib)")
+    plot.add_argument("run", help="run directory (with metrics.jsonl)")
+    plot.add_argument("-o", "--output", help="output PNG (default RUN/loss.png)")
+    plot.set_defaults(func=commands.cmd_plot)
+
+    bench = sub.add_parser("bench", help="measure training speed of a preset on an engine")
+    bench.add_argument("--preset", default="shakespeare-cpu")
+    bench.add_argument("--engine", default="numpy")
+    bench.add_argument("--device", default=None, help="torch engine: cpu | cuda | auto")
+    bench.add_argument("--steps", type=int, default=30, help="timed steps (after 3 warm-up steps)")
+    bench.add_argument("--dtype", default="float32")
+    bench.add_argument("--json", action="store_true", help="print the result as JSON")
+    bench.set_defaults(func=commands.cmd_bench)
+
+    lab = sub.add_parser("lab", help="start the browser lab (a local web app)")
+    lab.add_argument("--host", default="127.0.0.1", help="bind address (non-loopback requires a token)")
+    lab.add_argument("--port", type=int, default=8765)
+    lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    lab.add_argument("--token", default=None, help="access token (generated when binding off-localhost)")
+    lab.set_defaults(func=commands.cmd_lab)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except TinyLMError as exc:
+        print(f"tinylm: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("tinylm: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

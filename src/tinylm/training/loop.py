@@ -1,0 +1,304 @@
+"""The one training loop. ``Trainer.events()`` is a generator of ``training.events``; the CLI, the lab
+and the notebook API all consume it. Pausing is simply not pulling the next event.
+
+A run directory (optional) receives ``metrics.jsonl`` (every event, one JSON object per line) and
+``checkpoint.safetensors`` (written atomically at each eval, at the end and when stopped; never after
+the loss has diverged, so the last good checkpoint survives).
+
+Exact resume: the checkpoint holds parameters, optimizer state, the data RNG, the sample RNG and the
+iteration, so N steps + resume + N steps equals 2N straight steps byte for byte (``stop_at`` ends a
+run early without changing its schedule, which is defined by ``TrainConfig.steps``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from .. import checkpoints, sampling
+from ..data import Corpus, load_corpus
+from ..engines import engine_class
+from ..errors import CheckpointError, ConfigError
+from ..models.config import ModelConfig
+from ..models.params import init_params, param_count
+from ..seeding import rng_for, rng_from_state, rng_state
+from .config import TrainConfig
+from .events import (CheckpointEvent, EvalEvent, Event, FinishedEvent, PhaseEvent, SampleEvent, StartEvent,
+                     StepEvent)
+from .phases import phase_for
+from .schedules import learning_rate
+
+CHECKPOINT_NAME = "checkpoint.safetensors"
+METRICS_NAME = "metrics.jsonl"
+
+
+def resolve_model_config(model_cfg: ModelConfig, corpus: Corpus) -> ModelConfig:
+    """vocab_size always comes from the data; block_size 0 means longest document + 1."""
+    block = model_cfg.block_size or (corpus.max_doc_len + 1 if corpus.kind == "documents" else 64)
+    return dataclasses.replace(model_cfg, vocab_size=corpus.tokenizer.vocab_size, block_size=block)
+
+
+def diagnose_divergence(it: int, loss: float, lr: float, history: list[tuple[float, float]]) -> str:
+    """One line: where it broke and the most likely cause, from the last few (loss, grad_norm) pairs."""
+    what = "loss" if not math.isfinite(loss) else "gradient norm"
+    bad = loss if not math.isfinite(loss) else "inf/nan"
+    message = f"training diverged at iter {it}: {what} became {bad} (lr {lr:.3g})"
+    norms = [g for _, g in history if math.isfinite(g)]
+    if lr >= 0.1:
+        cause = "the learning rate is far too high; lower --lr (e.g. by 10x) or add warmup"
+    elif len(norms) >= 2 and norms[-1] > 10 * min(norms):
+        cause = "gradients exploded in the last iterations; lower --lr, add warmup or set grad_clip"
+    else:
+        cause = "numerical overflow; try a lower --lr, grad_clip, or --dtype float64"
+    return f"{message} — likely cause: {cause}"
+
+
+class Trainer:
+    def __init__(self, model_cfg: ModelConfig | None = None, train_cfg: TrainConfig | None = None, *,
+                 engine: str = "numpy", preset: str = "custom", run_dir: str | Path | None = None,
+                 engine_options: dict | None = None, resume_from: str | Path | bytes | None = None,
+                 steps: int | None = None, stop_at: int | None = None, corpus: Corpus | None = None,
+                 quiet: bool = True):
+        self.engine_name = engine
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.stop_at = stop_at
+        self.quiet = quiet
+        self._stop_requested = False
+        self.finished: FinishedEvent | None = None
+        self.compat = None
+
+        ckpt = checkpoints.load_checkpoint(resume_from) if resume_from is not None else None
+        if ckpt is not None:
+            model_cfg = ckpt.model_config
+            train_cfg = TrainConfig.from_dict(ckpt.meta["train"])
+            preset = ckpt.meta.get("preset", preset)
+        if model_cfg is None or train_cfg is None:
+            raise ConfigError("Trainer needs a model config and a train config (or resume_from)")
+        train_cfg = dataclasses.replace(train_cfg)
+        if steps is not None:
+            train_cfg.steps = steps
+        train_cfg.validate()
+        self.train_cfg = train_cfg
+        self.preset = preset
+        seed = train_cfg.seed
+
+        self.corpus = corpus if corpus is not None else self._load_corpus(train_cfg, quiet)
+        if ckpt is not None:
+            saved_chars = ckpt.meta["tokenizer"]["chars"]
+            if list(saved_chars) != list(self.corpus.tokenizer.chars):
+                raise CheckpointError("the data's vocabulary differs from the checkpoint's; resume with the same data")
+        self.tokenizer = self.corpus.tokenizer
+        self.model_cfg = resolve_model_config(model_cfg, self.corpus) if ckpt is None else model_cfg
+        self.model_cfg.validate()
+
+        if self.compat is not None:
+            params = self.compat.init_params(self.model_cfg)
+        else:
+            params = init_params(self.model_cfg, rng_for(seed, "init"))
+        cls = engine_class(engine)
+        self.engine = cls(self.model_cfg, params, dtype=train_cfg.dtype, **(engine_options or {}))
+        self.engine.configure_optimizer(train_cfg.optim)
+        self.n_params = param_count(self.model_cfg)
+
+        self.iter = 0
+        self.data_rng = rng_for(seed, "data")
+        self.sample_rng = rng_for(seed, "sample")
+        if ckpt is not None:
+            if ckpt.optimizer_steps and ckpt.meta["optimizer"]["name"] != train_cfg.optim.name:
+                raise CheckpointError("the checkpoint's optimizer differs from the run's")
+            self.engine.set_params(ckpt.params)
+            self.engine.set_optimizer_state(ckpt.optimizer_steps, ckpt.optimizer_state)
+            self.iter = int(ckpt.meta["step"])
+            self.data_rng = rng_from_state(ckpt.meta["rng"]["data"])
+            self.sample_rng = rng_from_state(ckpt.meta["rng"]["sample"])
+        self.start_iter = self.iter
+        self._eval_cache: dict[str, list] = {}
+        self.last_val_loss: float | None = None
+        self.last_train_loss: float | None = None
+        self.phase = ""
+
+    # --- data ------------------------------------------------------------------------
+    def _load_corpus(self, cfg: TrainConfig, quiet: bool) -> Corpus:
+        if cfg.compat == "microgpt":
+            from ..compat.microgpt import MicrogptCompat
+            from ..data import load_text_source
+            text = load_text_source(cfg.data.source, quiet=quiet)
+            docs = [line.strip() for line in text.strip().split("\n") if line.strip()]
+            self.compat = MicrogptCompat(docs)
+            n_val = max(1, int(len(docs) * cfg.data.val_fraction))
+            # microgpt trains on every document; val is the tail of its shuffled order (overlaps train)
+            return Corpus.from_documents(cfg.data.source, self.compat.docs, self.compat.docs[-n_val:])
+        return load_corpus(cfg.data, cfg.seed, quiet=quiet)
+
+    def _train_batch(self, it: int) -> tuple[np.ndarray, np.ndarray]:
+        cfg, block = self.train_cfg, self.model_cfg.block_size
+        if self.corpus.kind == "documents" and cfg.data.order == "sequential":
+            return self.corpus.sequential_batch(it * cfg.batch_size, cfg.batch_size, block)
+        return self.corpus.batch("train", self.data_rng, cfg.batch_size, block)
+
+    def _eval_batches(self, split: str) -> list:
+        if split not in self._eval_cache:
+            cfg = self.train_cfg
+            n, size = cfg.eval_batches, cfg.eval_batch_size or cfg.batch_size
+            if self.corpus.kind == "documents" and not cfg.eval_batch_size:
+                size = max(size, 32)
+            if self.engine_name == "scalar":  # pure Python: keep evals to a few seconds
+                n, size = min(n, 4), min(size, 8)
+            self._eval_cache[split] = self.corpus.eval_batches(split, n, size, self.model_cfg.block_size, cfg.seed)
+        return self._eval_cache[split]
+
+    # --- pieces of the loop -------------------------------------------------------------
+    def evaluate(self) -> tuple[float, float]:
+        losses = []
+        for split in ("train", "val"):
+            batches = self._eval_batches(split)
+            losses.append(float(np.mean([self.engine.loss(x, y) for x, y in batches])))
+        self.last_train_loss, self.last_val_loss = losses
+        return losses[0], losses[1]
+
+    def sample(self, n: int | None = None, temperature: float = 1.0) -> tuple[str, list[str]]:
+        docs = self.corpus.kind == "documents"
+        prompt = self.corpus.sample_prompt()
+        cfg = sampling.SampleConfig(temperature=temperature,
+                                    max_new_tokens=self.model_cfg.block_size if docs else self.train_cfg.sample_chars)
+        count = n or (self.train_cfg.sample_count if docs else 1)
+        return prompt, sampling.generate(self.engine, self.tokenizer, prompt=prompt, n=count, cfg=cfg,
+                                         rng=self.sample_rng)
+
+    def checkpoint_meta(self) -> dict:
+        return {
+            "model": self.model_cfg.to_dict(),
+            "train": self.train_cfg.to_dict(),
+            "preset": self.preset,
+            "engine": self.engine_name,
+            "dtype": self.train_cfg.dtype,
+            "tokenizer": self.tokenizer.to_dict(),
+            "step": self.iter,
+            "optimizer": {"name": self.train_cfg.optim.name},
+            "rng": {"data": rng_state(self.data_rng), "sample": rng_state(self.sample_rng)},
+            "data_position": {"cursor": (self.iter * self.train_cfg.batch_size) % max(1, len(self.corpus.train_docs))
+                              if self.corpus.kind == "documents" else 0},
+        }
+
+    def checkpoint_bytes(self) -> bytes:
+        steps, state = self.engine.get_optimizer_state()
+        return checkpoints.checkpoint_bytes(self.engine.get_params(), steps, state, self.checkpoint_meta())
+
+    def save_checkpoint(self, path: str | Path | None = None) -> Path:
+        path = Path(path) if path is not None else self.run_dir / CHECKPOINT_NAME
+        steps, state = self.engine.get_optimizer_state()
+        return checkpoints.save_checkpoint(path, self.engine.get_params(), steps, state, self.checkpoint_meta())
+
+    def stop(self) -> None:
+        """Finish after the current step (the run is checkpointed and a 'stopped' event is emitted)."""
+        self._stop_requested = True
+
+    # --- the loop -----------------------------------------------------------------------
+    def events(self) -> Iterator[Event]:
+        writes = self.run_dir is not None and self.engine.is_main
+        metrics = None
+        if writes:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            metrics = open(self.run_dir / METRICS_NAME, "a" if self.start_iter else "w", encoding="utf-8")
+        try:
+            for event in self._events(writes):
+                if metrics is not None:
+                    metrics.write(json.dumps(event.to_dict()) + "\n")
+                    metrics.flush()
+                yield event
+        finally:
+            if metrics is not None:
+                metrics.close()
+            self.engine.close()
+
+    def _events(self, writes: bool) -> Iterator[Event]:
+        cfg = self.train_cfg
+        end = min(cfg.steps, self.stop_at) if self.stop_at is not None else cfg.steps
+        yield StartEvent(preset=self.preset, engine=self.engine_name, n_params=self.n_params, steps=cfg.steps,
+                         start_iter=self.start_iter, vocab_size=self.model_cfg.vocab_size,
+                         block_size=self.model_cfg.block_size, data=cfg.data.source, data_kind=self.corpus.kind,
+                         entropies=dict(self.corpus.entropies),
+                         config={"model": self.model_cfg.to_dict(), "train": cfg.to_dict()})
+        if self.iter == 0 and cfg.eval_every:
+            yield from self._eval_events()
+
+        history: list[tuple[float, float]] = []
+        train_time = 0.0          # seconds spent in steps (evals and samples excluded)
+        timed_time = 0.0          # same, without the first iteration's one-time cost
+        timed_tokens = timed_iters = 0
+        while self.iter < end and not self._stop_requested:
+            it = self.iter
+            lr = learning_rate(cfg, it)
+            x, y = self._train_batch(it)
+            t0 = time.perf_counter()
+            stats = self.engine.train_step(x, y, lr)
+            dt = time.perf_counter() - t0
+            train_time += dt
+            if it > self.start_iter:
+                timed_time += dt
+                timed_tokens += stats.n_tokens
+                timed_iters += 1
+            self.iter = it + 1
+            if not (math.isfinite(stats.loss) and math.isfinite(stats.grad_norm)):
+                message = diagnose_divergence(self.iter, stats.loss, lr, history[-5:])
+                self.finished = FinishedEvent(iter=self.iter, reason="diverged", message=message,
+                                              final_train_loss=stats.loss)
+                yield StepEvent(iter=self.iter, loss=stats.loss, lr=lr, grad_norm=stats.grad_norm,
+                                tokens_per_s=0.0, iters_per_s=0.0, elapsed=train_time)
+                yield self.finished
+                return
+            history.append((stats.loss, stats.grad_norm))
+            del history[:-6]
+            if self.iter % cfg.log_every == 0 or self.iter == end:
+                yield StepEvent(iter=self.iter, loss=stats.loss, lr=lr, grad_norm=stats.grad_norm,
+                                tokens_per_s=timed_tokens / timed_time if timed_time else stats.n_tokens / dt,
+                                iters_per_s=timed_iters / timed_time if timed_time else 1.0 / dt,
+                                elapsed=train_time)
+            at_end = self.iter == end
+            if (cfg.eval_every and self.iter % cfg.eval_every == 0) or (at_end and self.iter == cfg.steps):
+                yield from self._eval_events()
+                if not (math.isfinite(self.last_train_loss) and math.isfinite(self.last_val_loss)):
+                    # the last update broke the weights: stop before checkpointing them
+                    message = diagnose_divergence(self.iter, self.last_val_loss, lr, history[-5:])
+                    self.finished = FinishedEvent(iter=self.iter, reason="diverged", message=message,
+                                                  final_train_loss=self.last_train_loss,
+                                                  final_val_loss=self.last_val_loss)
+                    yield self.finished
+                    return
+                if writes and not cfg.checkpoint_every and not at_end:
+                    yield self._checkpoint_event()
+            if (cfg.sample_every and self.iter % cfg.sample_every == 0) or (at_end and self.iter == cfg.steps):
+                prompt, samples = self.sample()
+                yield SampleEvent(iter=self.iter, prompt=prompt, samples=samples, phase=self.phase or "random")
+            if writes and cfg.checkpoint_every and self.iter % cfg.checkpoint_every == 0 and not at_end:
+                yield self._checkpoint_event()
+
+        if writes:
+            yield self._checkpoint_event()
+        reason = "finished" if self.iter >= cfg.steps else "stopped"
+        self.finished = FinishedEvent(iter=self.iter, reason=reason, final_train_loss=self.last_train_loss,
+                                      final_val_loss=self.last_val_loss)
+        yield self.finished
+
+    def _eval_events(self) -> Iterator[Event]:
+        train_loss, val_loss = self.evaluate()
+        yield EvalEvent(iter=self.iter, train_loss=train_loss, val_loss=val_loss)
+        phase = phase_for(val_loss, self.corpus.entropies)
+        if phase != self.phase:
+            yield PhaseEvent(iter=self.iter, phase=phase, previous=self.phase, val_loss=val_loss)
+            self.phase = phase
+
+    def _checkpoint_event(self) -> CheckpointEvent:
+        return CheckpointEvent(iter=self.iter, path=str(self.save_checkpoint()))
+
+    def run(self, on_event=None) -> FinishedEvent:
+        """Run to the end, calling ``on_event(event)`` for each event; returns the final event."""
+        for event in self.events():
+            if on_event is not None:
+                on_event(event)
+        return self.finished

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+ARTIFACTS = REPO / "artifacts"
+
+# keep BLAS single-threaded-ish and deterministic in tests
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")
+
+
+def shared_file(name: str) -> Path:
+    path = SHARED_DATA / name
+    if not path.is_file():
+        pytest.skip(f"shared data file {name} not available")
+    return path
+
+
+@pytest.fixture
+def shakespeare_path() -> Path:
+    return shared_file("tinyshakespeare.txt")
+
+
+@pytest.fixture
+def names_path() -> Path:
+    return shared_file("names.txt")
+
+
+@pytest.fixture
+def stream_text_file(tmp_path: Path) -> Path:
+    """A small prose file (a stream) made here, so stream tests never need the network."""
+    words = ("the quick brown fox jumps over the lazy dog while seven wizards quietly hex "
+             "a jovial bumpkin and the king of france sings a merry song to the river").split()
+    import random
+    rnd = random.Random(7)
+    lines = [" ".join(rnd.choice(words) for _ in range(rnd.randint(6, 14))).capitalize() + "." for _ in range(800)]
+    path = tmp_path / "prose.txt"
+    path.write_text(" ".join(lines) + "\n", encoding="utf-8")
+    return path
