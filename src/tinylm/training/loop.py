@@ -82,6 +82,8 @@ class Trainer:
         train_cfg = dataclasses.replace(train_cfg)
         if steps is not None:
             train_cfg.steps = steps
+        if train_cfg.compat == "microgpt":
+            train_cfg.dtype = "float64"   # microgpt computes in Python floats
         train_cfg.validate()
         self.train_cfg = train_cfg
         self.preset = preset

@@ -1,0 +1,201 @@
+"""Corpus: tokenized train/val splits and the batches a training loop draws from them.
+
+Two kinds:
+- ``documents`` (names): each document is ``[BOS] + chars + [BOS]``. A batch takes B documents and
+  uses n = min(block_size, len(tokens) - 1) positions of each (x = tokens[:n], y = tokens[1:n+1]; so a
+  document longer than the block is truncated, as microgpt does), padded to the batch's longest n
+  with x = BOS, y = -1 (ignored by the loss).
+- ``stream`` (shakespeare): one long id array; a batch is B random windows of block_size + 1 ids.
+
+Documents are stored as one BOS-padded matrix [N, longest + 2], so a batch is a couple of fancy-index
+operations with no Python loop over its B*T entries.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import DataError
+from ..seeding import rng_for
+from .tokenizer import CharTokenizer
+
+SPLITS = ("train", "val")
+PROMPT_CHARS = 32
+
+
+class Corpus:
+    """Use :meth:`from_documents` / :meth:`from_stream` (or :func:`tinylm.data.load_corpus`)."""
+
+    def __init__(self, name: str, kind: str, tokenizer: CharTokenizer) -> None:
+        self.name = name
+        self.kind = kind
+        self.tokenizer = tokenizer
+        self.train_docs: list[np.ndarray] = []
+        self.val_docs: list[np.ndarray] = []
+        self.train_ids: np.ndarray | None = None
+        self.val_ids: np.ndarray | None = None
+        self.max_doc_len = 0
+        self.val_text = ""
+        self.entropies: dict = {}
+        self._tables: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # documents: split -> (matrix, lengths)
+        self._eval_cache: dict[tuple, list[tuple[np.ndarray, np.ndarray]]] = {}
+
+    # ---- construction -------------------------------------------------------------------------
+
+    @classmethod
+    def from_documents(cls, name: str, train_docs: list[str], val_docs: list[str],
+                       tokenizer: CharTokenizer | None = None) -> Corpus:
+        """Documents corpus; the tokenizer defaults to the sorted characters of all documents + BOS."""
+        if not train_docs:
+            raise DataError(f"{name}: no training documents")
+        if tokenizer is None:
+            tokenizer = CharTokenizer.from_text("".join(train_docs) + "".join(val_docs), bos=True)
+        if tokenizer.bos_id is None:
+            raise DataError(f"{name}: a documents corpus needs a tokenizer with a BOS token")
+        corpus = cls(name, "documents", tokenizer)
+        for split, docs in (("train", train_docs), ("val", val_docs)):
+            matrix, lengths = _document_table(docs, tokenizer)
+            corpus._tables[split] = (matrix, lengths)
+            rows = [matrix[i, :length] for i, length in enumerate(lengths.tolist())]
+            setattr(corpus, f"{split}_docs", rows)
+        corpus.max_doc_len = max(len(doc) for doc in [*train_docs, *val_docs])
+        corpus.val_text = "\n".join(val_docs)
+        matrix, lengths = corpus._tables["train"]
+        has_next = np.arange(matrix.shape[1] - 1)[None, :] < (lengths - 1)[:, None]
+        corpus.entropies = _entropies(matrix[:, :-1][has_next], matrix[:, 1:][has_next], tokenizer.vocab_size)
+        return corpus
+
+    @classmethod
+    def from_stream(cls, name: str, train_text: str, val_text: str,
+                    tokenizer: CharTokenizer | None = None) -> Corpus:
+        """Stream corpus; the tokenizer defaults to the sorted characters of both texts, no BOS."""
+        if len(train_text) < 2:
+            raise DataError(f"{name}: the training text is too short for a stream ({len(train_text)} characters)")
+        if tokenizer is None:
+            tokenizer = CharTokenizer.from_text(train_text + val_text, bos=False)
+        corpus = cls(name, "stream", tokenizer)
+        corpus.train_ids = tokenizer.encode_array(train_text)
+        corpus.val_ids = tokenizer.encode_array(val_text)
+        corpus.val_text = val_text
+        ids = corpus.train_ids
+        corpus.entropies = _entropies(ids[:-1], ids[1:], tokenizer.vocab_size)
+        return corpus
+
+    # ---- batches ------------------------------------------------------------------------------
+
+    def batch(self, split: str, rng: np.random.Generator, batch_size: int,
+              block_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """A random batch (x, y), int64 [B, T]; y = -1 marks padding."""
+        _check_sizes(batch_size, block_size)
+        if self.kind == "stream":
+            ids = self._stream_ids(split)
+            high = len(ids) - block_size - 1
+            if high <= 0:
+                raise DataError(f"{self.name}: the {split} split has {len(ids):,} characters; block_size "
+                                f"{block_size} needs at least {block_size + 2}")
+            starts = rng.integers(0, high, size=batch_size)
+            windows = ids[starts[:, None] + np.arange(block_size + 1)]
+            return np.ascontiguousarray(windows[:, :-1]), np.ascontiguousarray(windows[:, 1:])
+        matrix, lengths = self._table(split)
+        rows = rng.integers(0, len(lengths), size=batch_size)
+        return self._document_batch(matrix, lengths, rows, block_size)
+
+    def sequential_batch(self, index: int, batch_size: int, block_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Train documents index .. index+B-1 (wrapping around): microgpt's one-after-another order."""
+        _check_sizes(batch_size, block_size)
+        if self.kind != "documents":
+            raise DataError(f"{self.name}: sequential order needs a documents corpus, not a stream")
+        matrix, lengths = self._table("train")
+        rows = (index + np.arange(batch_size)) % len(lengths)
+        return self._document_batch(matrix, lengths, rows, block_size)
+
+    def eval_batches(self, split: str, n_batches: int, batch_size: int, block_size: int,
+                     seed: str) -> list[tuple[np.ndarray, np.ndarray]]:
+        """A fixed list of batches (drawn with rng_for(seed, "eval/<split>")); the same list every call."""
+        key = (split, n_batches, batch_size, block_size, seed)
+        if key not in self._eval_cache:
+            rng = rng_for(seed, f"eval/{split}")
+            self._eval_cache[key] = [self.batch(split, rng, batch_size, block_size) for _ in range(n_batches)]
+        return self._eval_cache[key]
+
+    def sample_prompt(self) -> str:
+        """Stream: the first 32 characters of the val text. Documents: "" (sampling starts from BOS)."""
+        return self.val_text[:PROMPT_CHARS] if self.kind == "stream" else ""
+
+    def describe(self) -> dict:
+        """Sizes for logs and the lab (JSON-serialisable)."""
+        if self.kind == "stream":
+            sizes = {"train_chars": len(self.train_ids), "val_chars": len(self.val_ids)}
+        else:
+            sizes = {"train_docs": len(self.train_docs), "val_docs": len(self.val_docs),
+                     "max_doc_len": self.max_doc_len}
+        return {"name": self.name, "kind": self.kind, "vocab_size": self.tokenizer.vocab_size,
+                **sizes, "entropies": dict(self.entropies)}
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{k}={v}" for k, v in self.describe().items() if k not in ("name", "kind", "entropies"))
+        return f"Corpus({self.name!r}, {self.kind}, {sizes})"
+
+    # ---- internals ----------------------------------------------------------------------------
+
+    def _document_batch(self, matrix: np.ndarray, lengths: np.ndarray, rows: np.ndarray,
+                        block_size: int) -> tuple[np.ndarray, np.ndarray]:
+        n = np.minimum(block_size, lengths[rows] - 1)
+        width = int(n.max())
+        x = matrix[rows, :width]               # fancy indexing copies, so editing x/y is safe
+        y = matrix[rows, 1:width + 1]
+        padding = np.arange(width)[None, :] >= n[:, None]
+        x[padding] = self.tokenizer.bos_id
+        y[padding] = -1
+        return x, y
+
+    def _table(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        _check_split(split)
+        matrix, lengths = self._tables[split]
+        if len(lengths) == 0:
+            raise DataError(f"{self.name}: the {split} split has no documents")
+        return matrix, lengths
+
+    def _stream_ids(self, split: str) -> np.ndarray:
+        _check_split(split)
+        return self.train_ids if split == "train" else self.val_ids
+
+
+def _document_table(docs: list[str], tokenizer: CharTokenizer) -> tuple[np.ndarray, np.ndarray]:
+    """BOS-wrapped token rows padded with BOS into one int64 matrix [N, longest + 2], and row lengths."""
+    char_counts = np.array([len(doc) for doc in docs], dtype=np.int64)
+    lengths = char_counts + 2
+    width = int(lengths.max()) if len(docs) else 2
+    matrix = np.full((len(docs), width), tokenizer.bos_id, dtype=np.int64)
+    ids = tokenizer.encode_array("".join(docs))
+    rows = np.repeat(np.arange(len(docs)), char_counts)
+    starts = np.cumsum(char_counts) - char_counts
+    cols = 1 + np.arange(len(ids)) - np.repeat(starts, char_counts)
+    matrix[rows, cols] = ids
+    matrix.flags.writeable = False  # train_docs/val_docs are views of it
+    return matrix, lengths
+
+
+def _entropies(prev: np.ndarray, nxt: np.ndarray, vocab_size: int) -> dict:
+    """Loss floors in nats: uniform ln V, unigram H(next), bigram H(next | prev) over the given pairs."""
+    joint = np.bincount(prev * vocab_size + nxt, minlength=vocab_size * vocab_size).astype(np.float64)
+    joint = joint.reshape(vocab_size, vocab_size) / max(len(prev), 1)
+    return {"uniform": math.log(vocab_size),
+            "unigram": _entropy(joint.sum(axis=0)),
+            "bigram": _entropy(joint.ravel()) - _entropy(joint.sum(axis=1))}
+
+
+def _entropy(p: np.ndarray) -> float:
+    p = p[p > 0]
+    return float(-(p * np.log(p)).sum())
+
+
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise DataError(f"unknown split {split!r} (choose from train, val)")
+
+
+def _check_sizes(batch_size: int, block_size: int) -> None:
+    if int(batch_size) < 1 or int(block_size) < 1:
+        raise DataError(f"batch_size and block_size must be >= 1, got {batch_size} and {block_size}")
