@@ -73,7 +73,7 @@ def test_resume_equals_straight_run_byte_for_byte(tmp_path, preset, data, stream
 
 
 def test_divergence_stops_with_diagnosis_and_keeps_last_good_checkpoint(tmp_path):
-    trainer = make("microgpt", tmp_path, steps=200, lr=10.0, eval_every=1, sample_every=0, seed="boom")
+    trainer = make("mlp", tmp_path, steps=200, lr=100.0, eval_every=1, sample_every=0, seed="boom")
     events = list(trainer.events())
     final = events[-1]
     assert final.kind == "finished" and final.reason == "diverged"

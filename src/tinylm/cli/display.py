@@ -83,7 +83,7 @@ class TrainDisplay:
             body = ", ".join(escape(s) for s in e.samples)
         else:
             body = "\n    " + escape(e.prompt) + "[bold]" + escape("".join(e.samples)).replace("\n", "\n    ") + "[/]"
-        self._print(f"  [dim]sample @ {e.iter} [{e.phase}]:[/] {body}")
+        self._print(f"  [dim]sample @ {e.iter} \\[{escape(e.phase)}]:[/] {body}")
 
     def _on_finished(self, e) -> None:
         if self.progress is not None:

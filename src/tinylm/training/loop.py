@@ -123,6 +123,7 @@ class Trainer:
         self.last_val_loss: float | None = None
         self.last_train_loss: float | None = None
         self.phase = ""
+        self._last_eval_iter = -1
 
     # --- data ------------------------------------------------------------------------
     def _load_corpus(self, cfg: TrainConfig, quiet: bool) -> Corpus:
@@ -159,7 +160,8 @@ class Trainer:
         losses = []
         for split in ("train", "val"):
             batches = self._eval_batches(split)
-            losses.append(float(np.mean([self.engine.loss(x, y) for x, y in batches])))
+            with np.errstate(over="ignore", invalid="ignore"):
+                losses.append(float(np.mean([self.engine.loss(x, y) for x, y in batches])))
         self.last_train_loss, self.last_val_loss = losses
         return losses[0], losses[1]
 
@@ -238,7 +240,8 @@ class Trainer:
             lr = learning_rate(cfg, it)
             x, y = self._train_batch(it)
             t0 = time.perf_counter()
-            stats = self.engine.train_step(x, y, lr)
+            with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and explained below
+                stats = self.engine.train_step(x, y, lr)
             dt = time.perf_counter() - t0
             train_time += dt
             if it > self.start_iter:
@@ -275,6 +278,8 @@ class Trainer:
                 if writes and not cfg.checkpoint_every and not at_end:
                     yield self._checkpoint_event()
             if (cfg.sample_every and self.iter % cfg.sample_every == 0) or (at_end and self.iter == cfg.steps):
+                if self._last_eval_iter != self.iter:  # the phase label needs a current val loss
+                    yield from self._eval_events()
                 prompt, samples = self.sample()
                 yield SampleEvent(iter=self.iter, prompt=prompt, samples=samples, phase=self.phase or "random")
             if writes and cfg.checkpoint_every and self.iter % cfg.checkpoint_every == 0 and not at_end:
@@ -289,6 +294,7 @@ class Trainer:
 
     def _eval_events(self) -> Iterator[Event]:
         train_loss, val_loss = self.evaluate()
+        self._last_eval_iter = self.iter
         yield EvalEvent(iter=self.iter, train_loss=train_loss, val_loss=val_loss)
         phase = phase_for(val_loss, self.corpus.entropies)
         if phase != self.phase:
