@@ -1,1 +1,15 @@
-"""checkpoints"""
+"""Checkpoints: safetensors files (never pickle) holding parameters, optimizer state and run metadata.
+
+    save_checkpoint(path, params, optimizer_steps, optimizer_state, meta) -> Path   (atomic)
+    checkpoint_bytes(...same...) -> bytes                                          (same bytes)
+    load_checkpoint(path_or_bytes) -> Checkpoint                                   (validated)
+    weights_hash(params) -> str                                                    (sha256 hex)
+"""
+from __future__ import annotations
+
+from .hashing import weights_hash
+from .header import FORMAT, VERSION
+from .store import Checkpoint, checkpoint_bytes, load_checkpoint, save_checkpoint
+
+__all__ = ["FORMAT", "VERSION", "Checkpoint", "checkpoint_bytes", "load_checkpoint", "save_checkpoint",
+           "weights_hash"]

@@ -42,6 +42,10 @@ class StepStats:
 class Decoder(ABC):
     """Incremental decoding with a KV cache (GPT) or a short context window (MLP/bigram)."""
 
+    # True when ``step`` keeps working past block_size by sliding its own window (logits of the
+    # last block_size tokens). Otherwise sampling resets and re-primes a GPT decoder itself.
+    slides_window: bool = False
+
     @abstractmethod
     def reset(self, batch_size: int) -> None: ...
 
