@@ -1,0 +1,120 @@
+"""NumpyEngine: the Engine contract on vectorised numpy with hand-derived backward passes."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import ConfigError, DataError
+from ...models.config import ModelConfig
+from ...models.params import decay_names
+from ...training.optim import NumpyOptimizer, clip_grads_, global_norm
+from ..base import Decoder, Engine, OptimConfig, StepStats
+from .bigram import Bigram
+from .decoder import make_decoder
+from .gpt import GPT
+from .memory import keep_freed_memory
+from .mlp import MLP
+from .model import NumpyModel
+from .ops import cross_entropy_backward, cross_entropy_forward
+
+MODELS = {"bigram": Bigram, "mlp": MLP, "gpt": GPT}
+DTYPES = ("float32", "float64")
+
+
+class NumpyEngine(Engine):
+    name = "numpy"
+
+    def __init__(self, cfg: ModelConfig, params: dict[str, np.ndarray], dtype: str = "float32", **options):
+        super().__init__(cfg, params, dtype)
+        if options:
+            raise ConfigError(f"unknown numpy engine option {sorted(options)[0]!r}")
+        if dtype not in DTYPES:
+            raise ConfigError(f"dtype must be float32 or float64, got {dtype!r}")
+        cfg.validate()
+        if cfg.block_size < 1:
+            raise ConfigError("block_size must be resolved (>= 1) before building a model")
+        keep_freed_memory()
+        self.model: NumpyModel = MODELS[cfg.family](cfg, np.dtype(dtype))
+        self.model.load(params)
+        self.optimizer: NumpyOptimizer | None = None
+
+    # --- parameters -------------------------------------------------------------------
+    def get_params(self) -> dict[str, np.ndarray]:
+        return {name: p.copy() for name, p in self.model.params.items()}
+
+    def set_params(self, params: dict[str, np.ndarray]) -> None:
+        self.model.load(params)
+
+    # --- compute ----------------------------------------------------------------------
+    def _check_batch(self, x: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        V = self.cfg.vocab_size
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
+            raise DataError(f"a batch must be a 2-D array of token ids [B, T], got shape {x.shape}")
+        if not np.issubdtype(x.dtype, np.integer):
+            raise DataError(f"token ids must be integers, got {x.dtype}")
+        if x.shape[1] > self.cfg.block_size:
+            raise DataError(f"sequence length {x.shape[1]} exceeds block_size {self.cfg.block_size}")
+        if x.min() < 0 or x.max() >= V:
+            raise DataError(f"token id out of range 0..{V - 1} in the inputs")
+        if y is not None:
+            y = np.asarray(y)
+            if y.shape != x.shape:
+                raise DataError(f"targets have shape {y.shape}, inputs {x.shape}")
+            if not np.issubdtype(y.dtype, np.integer):
+                raise DataError(f"target ids must be integers, got {y.dtype}")
+            if y.min() < -1 or y.max() >= V:
+                raise DataError(f"target id out of range -1..{V - 1}")
+            if not (y >= 0).any():
+                raise DataError("every target of the batch is ignored (-1): nothing to learn from")
+            y = y.astype(np.int64, copy=False)
+        return x.astype(np.int64, copy=False), y
+
+    def loss(self, x: np.ndarray, y: np.ndarray) -> float:
+        x, y = self._check_batch(x, y)
+        logits, _ = self.model.forward(x)
+        loss, _ = cross_entropy_forward(logits, y, need_grad=False)
+        return loss
+
+    def _forward_backward(self, x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+        logits, cache = self.model.forward(x)
+        loss, ce_cache = cross_entropy_forward(logits, y)
+        grads = self.model.backward(cross_entropy_backward(ce_cache), cache)
+        return loss, grads
+
+    def forward_backward(self, x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+        x, y = self._check_batch(x, y)
+        loss, grads = self._forward_backward(x, y)
+        return loss, {name: np.array(grads[name]) for name in self.model.params}
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        x, _ = self._check_batch(x)
+        logits, _ = self.model.forward(x)
+        return logits.astype(np.float64)
+
+    def decoder(self) -> Decoder:
+        return make_decoder(self.model)
+
+    # --- optimisation -----------------------------------------------------------------
+    def configure_optimizer(self, opt: OptimConfig) -> None:
+        self.opt_config = opt
+        self.optimizer = NumpyOptimizer(self.model.params, opt, decay_names(self.cfg))
+
+    def train_step(self, x: np.ndarray, y: np.ndarray, lr: float) -> StepStats:
+        if self.optimizer is None:
+            raise ConfigError("call configure_optimizer before train_step")
+        x, y = self._check_batch(x, y)
+        loss, grads = self._forward_backward(x, y)
+        grad_norm = global_norm(grads)
+        clip_grads_(grads, self.opt_config.grad_clip, grad_norm)
+        self.optimizer.step(grads, lr)
+        return StepStats(loss=loss, grad_norm=grad_norm, n_tokens=int(np.count_nonzero(y >= 0)))
+
+    def get_optimizer_state(self) -> tuple[int, dict[str, np.ndarray]]:
+        if self.optimizer is None:
+            return 0, {}
+        return self.optimizer.get_state()
+
+    def set_optimizer_state(self, steps: int, state: dict[str, np.ndarray]) -> None:
+        if self.optimizer is None:
+            raise ConfigError("call configure_optimizer before restoring optimizer state")
+        self.optimizer.set_state(steps, state)

@@ -1,0 +1,45 @@
+"""What the three model families share: parameter storage and the forward/backward contract."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import ConfigError
+from ...models.config import ModelConfig
+from ...models.params import param_specs
+
+
+class NumpyModel:
+    """Owns its parameters (``self.params``: name -> array in the model's dtype).
+
+    ``forward(x)`` returns logits [B, T, V] and a cache; ``backward(dlogits, cache)`` returns the
+    gradient of every parameter, keyed like ``params``. Subclasses may lay several parameters
+    out as views of one buffer (GPT's fused q/k/v); updating ``params`` in place keeps them in sync.
+    """
+
+    def __init__(self, cfg: ModelConfig, dtype: np.dtype):
+        self.cfg = cfg
+        self.dtype = np.dtype(dtype)
+        self.specs = param_specs(cfg)
+        self.params: dict[str, np.ndarray] = self._allocate()
+
+    def _allocate(self) -> dict[str, np.ndarray]:
+        return {s.name: np.zeros(s.shape, dtype=self.dtype) for s in self.specs}
+
+    def load(self, params: dict[str, np.ndarray]) -> None:
+        """Copy ``params`` into the model's storage (in place, casting to the model's dtype)."""
+        missing = [name for name in self.params if name not in params]
+        unknown = [name for name in params if name not in self.params]
+        if missing or unknown:
+            what = f"missing {missing[0]!r}" if missing else f"unexpected {unknown[0]!r}"
+            raise ConfigError(f"parameters do not fit this {self.cfg.family} model: {what}")
+        for name, target in self.params.items():
+            value = np.asarray(params[name])
+            if value.shape != target.shape:
+                raise ConfigError(f"parameter {name!r} has shape {value.shape}, the model expects {target.shape}")
+            target[...] = value
+
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, object]:
+        raise NotImplementedError
+
+    def backward(self, dlogits: np.ndarray, cache: object) -> dict[str, np.ndarray]:
+        raise NotImplementedError
