@@ -1,0 +1,53 @@
+"""Reproduce microgpt.py's random stream, so that a run here matches it step for step.
+
+microgpt.py draws everything from Python's global ``random`` seeded with 42, in this order:
+``random.shuffle(docs)``; the weights, ``random.gauss(0, 0.08)`` for wte, wpe, lm_head, then per
+layer wq, wk, wv, wo, fc1, fc2, each matrix row by row ([out][in]); later ``random.choices`` to
+sample. ``MicrogptCompat`` replays that stream from a private ``random.Random(seed)``.
+
+Its vocabulary is the sorted distinct characters plus BOS = len(chars), the same ids as
+``data.tokenizer.CharTokenizer`` with ``bos=True``, so the embedding rows line up.
+"""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..models.config import ModelConfig
+from ..models.params import param_specs
+
+INIT_STD = 0.08
+
+
+class MicrogptCompat:
+    def __init__(self, docs: list[str], seed: int = 42):
+        self.rng = random.Random(seed)
+        self.docs: list[str] = list(docs)
+        self.rng.shuffle(self.docs)
+
+    def _matrix(self, n_out: int, n_in: int) -> np.ndarray:
+        gauss = self.rng.gauss
+        return np.array([[gauss(0, INIT_STD) for _ in range(n_in)] for _ in range(n_out)], dtype=np.float64)
+
+    def init_params(self, cfg: ModelConfig) -> dict[str, np.ndarray]:
+        """microgpt's weights (float64) under this project's names; draws from the stream."""
+        if cfg.family != "gpt" or cfg.tie_weights or cfg.bias or cfg.norm_affine:
+            raise ConfigError("microgpt compatibility needs a GPT with an untied lm_head, no biases and no "
+                              "norm gains (the microgpt preset)")
+        C, V = cfg.n_embd, cfg.vocab_size
+        params = {"wte": self._matrix(V, C), "wpe": self._matrix(cfg.block_size, C),
+                  "lm_head.weight": self._matrix(V, C)}
+        for i in range(cfg.n_layer):
+            for proj in ("wq", "wk", "wv", "wo"):
+                params[f"h.{i}.attn.{proj}.weight"] = self._matrix(C, C)
+            params[f"h.{i}.mlp.fc1.weight"] = self._matrix(cfg.mlp_ratio * C, C)
+            params[f"h.{i}.mlp.fc2.weight"] = self._matrix(C, cfg.mlp_ratio * C)
+        expected = {s.name for s in param_specs(cfg)}
+        assert set(params) == expected, "parameter names drifted from models.params"
+        return params
+
+    def choose(self, weights: list[float]) -> int:
+        """microgpt's sampling draw: ``random.choices(range(len(weights)), weights=weights)[0]``."""
+        return self.rng.choices(range(len(weights)), weights=weights)[0]

@@ -1,0 +1,309 @@
+"""ScalarEngine: every number of the forward pass is a Value; backward is the chain rule, node by node.
+
+Parameters live in float64 numpy arrays (updated by ``training.optim.NumpyOptimizer``); each
+forward pass wraps them in fresh leaf Values, so a step never sees stale gradients. Python floats
+are float64, so the engine always computes in float64; ``dtype`` only sets the dtype of the
+arrays it hands back.
+"""
+from __future__ import annotations
+
+import gc
+import math
+import time
+import warnings
+from contextlib import contextmanager
+
+import numpy as np
+
+from ...errors import CheckpointError, ConfigError, DataError
+from ...models.config import ModelConfig
+from ...models.params import decay_names, param_specs
+from ...training.optim import NumpyOptimizer, clip_grads_, global_norm
+from ..base import Decoder, Engine, OptimConfig, StepStats
+from .fused import FusedOps
+from .graph import count_edges, graph_stats, graph_to_data
+from .leaves import Leaf, make_leaves
+from .model import KVCache, ScalarModel
+from .plain import PlainOps
+from .value import Value, backpropagate, topological_order
+
+MODES = {"plain": PlainOps, "fused": FusedOps}
+# Rough cost of one multiply-add of the model, forward and backward together (graph building,
+# topological sort, chain rule), measured on a busy 2-core dev machine: from ~0.5 us (fused) on
+# microgpt-sized layers up to ~2 us on 64-wide ones, where memory traffic dominates. Only used to
+# warn before a step that would take longer than a second.
+SECONDS_PER_MAC = {"plain": 15e-6, "fused": 1.0e-6}
+SLOW_STEP_SECONDS = 1.0
+
+
+def macs_per_token(cfg: ModelConfig, positions: float) -> float:
+    """Multiply-adds of the forward pass for one token that attends to ``positions`` earlier ones."""
+    if cfg.family == "bigram":
+        return cfg.vocab_size
+    if cfg.family == "mlp":
+        head = cfg.n_hidden * cfg.n_embd + cfg.n_embd * cfg.vocab_size if cfg.tie_weights else cfg.n_hidden * cfg.vocab_size
+        return cfg.context * cfg.n_embd * cfg.n_hidden + head
+    C = cfg.n_embd
+    per_layer = 4 * C * C + 2 * cfg.mlp_ratio * C * C + 2 * positions * C
+    return cfg.n_layer * per_layer + C * cfg.vocab_size
+
+
+@contextmanager
+def gc_paused():
+    """Pause Python's cycle collector while a graph is built and walked. The graph has no
+    reference cycles (a node only points at its inputs), so reference counting frees it anyway;
+    the collector would just rescan tens of thousands of fresh Values again and again."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+class ScalarEngine(Engine):
+    name = "scalar"
+
+    def __init__(self, cfg: ModelConfig, params: dict[str, np.ndarray], dtype: str = "float32",
+                 mode: str = "fused", **options):
+        super().__init__(cfg, params, dtype)
+        if options:
+            raise ConfigError(f"unknown scalar engine option {sorted(options)[0]!r} (known: mode)")
+        if mode not in MODES:
+            raise ConfigError(f"unknown scalar mode {mode!r} (choose from {', '.join(MODES)})")
+        if dtype not in ("float32", "float64"):
+            raise ConfigError(f"dtype must be float32 or float64, got {dtype!r}")
+        cfg.validate()
+        if cfg.block_size < 1:
+            raise ConfigError("block_size must be resolved (>= 1) before building a model")
+        self.mode = mode
+        self.ops = MODES[mode]()
+        self._specs = {s.name: s.shape for s in param_specs(cfg)}
+        self.params: dict[str, np.ndarray] = {name: np.zeros(shape) for name, shape in self._specs.items()}
+        self.set_params(params)
+        self.optimizer: NumpyOptimizer | None = None
+        self.last_graph: dict[str, int] = {}
+        self._depth_by_pattern: dict[tuple, int] = {}
+        self._warned_slow = False
+
+    # --- parameters -------------------------------------------------------------------------
+    def get_params(self) -> dict[str, np.ndarray]:
+        return {name: p.astype(self.dtype, copy=True) for name, p in self.params.items()}
+
+    def set_params(self, params: dict[str, np.ndarray]) -> None:
+        missing = set(self._specs) - set(params)
+        extra = set(params) - set(self._specs)
+        if missing or extra:
+            what = f"lacks {sorted(missing)[0]!r}" if missing else f"has unexpected {sorted(extra)[0]!r}"
+            raise CheckpointError(f"parameters do not match the model config: {what}")
+        for name, shape in self._specs.items():
+            value = np.asarray(params[name])
+            if value.shape != tuple(shape):
+                raise CheckpointError(f"parameter {name!r} has shape {value.shape}, the model needs {tuple(shape)}")
+            self.params[name][...] = value  # in place: the optimizer holds these arrays
+
+    def _model(self) -> tuple[ScalarModel, dict[str, Leaf]]:
+        leaves = make_leaves(self.params)
+        return ScalarModel(self.cfg, leaves, self.ops), leaves
+
+    # --- batches ----------------------------------------------------------------------------
+    def _check_tokens(self, x: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
+            raise DataError(f"x must be a [batch, time] array of token ids, got shape {x.shape}")
+        if not np.issubdtype(x.dtype, np.integer):
+            raise DataError(f"token ids must be integers, got {x.dtype}")
+        if x.shape[1] > self.cfg.block_size:
+            raise DataError(f"sequence length {x.shape[1]} exceeds block_size {self.cfg.block_size}")
+        V = self.cfg.vocab_size
+        if x.size and (x.min() < 0 or x.max() >= V):
+            bad = x[(x < 0) | (x >= V)][0]
+            raise DataError(f"token id {int(bad)} is outside the vocabulary (size {V})")
+        if y is not None:
+            y = np.asarray(y)
+            if y.shape != x.shape:
+                raise DataError(f"targets have shape {y.shape} but inputs have shape {x.shape}")
+            if not np.issubdtype(y.dtype, np.integer):
+                raise DataError(f"target ids must be integers, got {y.dtype}")
+            if y.size and (y.min() < -1 or y.max() >= V):
+                bad = y[(y < -1) | (y >= V)][0]
+                raise DataError(f"target id {int(bad)} is outside the vocabulary (size {V}; -1 = ignore)")
+        return x, y
+
+    def _losses(self, model: ScalarModel, x: np.ndarray, y: np.ndarray) -> list[Value]:
+        """One cross-entropy node per non-ignored target, row by row."""
+        losses: list[Value] = []
+        for tokens, targets in zip(x.tolist(), y.tolist()):
+            valid = [t for t, target in enumerate(targets) if target != -1]
+            if not valid:
+                continue
+            # positions after the last target cannot influence the loss (attention is causal)
+            logits = model.sequence_logits(tokens[: valid[-1] + 1])
+            losses += [self.ops.cross_entropy(logits[t], targets[t]) for t in valid]
+        if not losses:
+            raise DataError("every target of the batch is ignored (-1): nothing to learn from")
+        return losses
+
+    def _warn_if_slow(self, x: np.ndarray, n_tokens: int) -> None:
+        if self._warned_slow:
+            return
+        estimate = n_tokens * macs_per_token(self.cfg, x.shape[1] / 2) * SECONDS_PER_MAC[self.mode]
+        if estimate > SLOW_STEP_SECONDS:
+            self._warned_slow = True
+            warnings.warn(f"scalar engine ({self.mode} mode): one step of this batch is estimated at "
+                          f"{estimate:.1f} s; the numpy engine computes the same thing far faster",
+                          RuntimeWarning, stacklevel=3)
+
+    # --- compute ----------------------------------------------------------------------------
+    def loss(self, x: np.ndarray, y: np.ndarray) -> float:
+        x, y = self._check_tokens(x, y)
+        with gc_paused():
+            model, _ = self._model()
+            return float(self.ops.mean(self._losses(model, x, y)).data)
+
+    def forward_backward(self, x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+        x, y = self._check_tokens(x, y)
+        self._warn_if_slow(x, int((y != -1).sum()))
+        with gc_paused():
+            model, leaves = self._model()
+            loss = self.ops.mean(self._losses(model, x, y))
+            topo = topological_order(loss, include_leaves=False)  # leaves have nothing to pass on
+            loss.grad = 1.0
+            backpropagate(topo)
+            self.last_graph = self._graph_stats(topo, y)
+            return float(loss.data), {name: leaf.grad() for name, leaf in leaves.items()}
+
+    def _graph_stats(self, topo: list[Value], y: np.ndarray) -> dict[str, int]:
+        """nodes, edges and depth of this step's graph (see ``graph.graph_stats``).
+
+        Which nodes exist depends only on which positions of each row carry a target, never on
+        the token values, so the depth (a full pass over every edge) is computed once per pattern.
+        """
+        pattern = tuple(tuple(row[: max((i for i, t in enumerate(row) if t != -1), default=-1) + 1])
+                        for row in (y != -1).tolist())
+        depth = self._depth_by_pattern.get(pattern)
+        if depth is None:
+            if len(self._depth_by_pattern) > 4096:
+                self._depth_by_pattern.clear()
+            depth = self._depth_by_pattern[pattern] = graph_stats(topo)["depth"]
+        return {"nodes": len(topo), "edges": count_edges(topo), "depth": depth}
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        x, _ = self._check_tokens(x)
+        with gc_paused():
+            model, _ = self._model()
+            return np.array([[[v.data for v in row] for row in model.sequence_logits(tokens)]
+                             for tokens in x.tolist()], dtype=np.float64)
+
+    def position_graph(self, x: np.ndarray, y: np.ndarray, row: int = 0, position: int | None = None) -> list[dict]:
+        """The graph of one position's loss, after backward from it, as JSON-ready dicts
+        ``{id, op, data, grad, children, [label]}`` (children listed before their parents)."""
+        x, y = self._check_tokens(x, y)
+        if not 0 <= row < x.shape[0]:
+            raise DataError(f"row {row} is outside the batch (size {x.shape[0]})")
+        targets = y[row].tolist()
+        valid = [t for t, target in enumerate(targets) if target != -1]
+        if position is None:
+            position = valid[-1] if valid else -1
+        if position not in valid:
+            raise DataError(f"position {position} of row {row} has no target")
+        model, leaves = self._model()
+        logits = model.sequence_logits(x[row, : position + 1].tolist())
+        loss = self.ops.cross_entropy(logits[position], targets[position])
+        topo = loss.backward()
+        labels: dict[int, str] = {}
+        for leaf in leaves.values():
+            labels.update(leaf.labels())
+        return graph_to_data(topo, labels)
+
+    def decoder(self) -> Decoder:
+        return ScalarDecoder(self)
+
+    # --- optimisation -----------------------------------------------------------------------
+    def configure_optimizer(self, opt: OptimConfig) -> None:
+        self.optimizer = NumpyOptimizer(self.params, opt, decay_names(self.cfg))
+
+    def train_step(self, x: np.ndarray, y: np.ndarray, lr: float) -> StepStats:
+        if self.optimizer is None:
+            raise ConfigError("call configure_optimizer() before train_step()")
+        t0 = time.perf_counter()
+        loss, grads = self.forward_backward(x, y)
+        norm = global_norm(grads)
+        clip_grads_(grads, self.optimizer.cfg.grad_clip, norm)
+        if math.isfinite(loss) and math.isfinite(norm):
+            self.optimizer.step(grads, lr)
+        n_tokens = int((np.asarray(y) != -1).sum())
+        extra = {"mode": self.mode, **self.last_graph, "step_s": time.perf_counter() - t0}
+        return StepStats(loss=loss, grad_norm=norm, n_tokens=n_tokens, extra=extra)
+
+    def get_optimizer_state(self) -> tuple[int, dict[str, np.ndarray]]:
+        if self.optimizer is None:
+            return 0, {}
+        steps, state = self.optimizer.get_state()
+        return steps, {k: v.astype(self.dtype) for k, v in state.items()}
+
+    def set_optimizer_state(self, steps: int, state: dict[str, np.ndarray]) -> None:
+        if self.optimizer is None:
+            raise ConfigError("call configure_optimizer() before set_optimizer_state()")
+        self.optimizer.set_state(steps, state)
+
+
+class ScalarDecoder(Decoder):
+    """Feeds one token per row. GPT rows keep a KV cache of Values; once a row has seen
+    ``block_size`` tokens its window slides (the cache is rebuilt from the last ``block_size - 1``
+    tokens, as nanoGPT's sampler does). MLP and bigram rows only keep their last few tokens."""
+
+    slides_window = True
+
+    def __init__(self, engine: ScalarEngine):
+        self.engine = engine
+        self.cfg = engine.cfg
+        self.reset(1)
+
+    def reset(self, batch_size: int) -> None:
+        if batch_size < 1:
+            raise ConfigError(f"decoder batch_size must be at least 1, got {batch_size}")
+        # parameters are read once per reset: a decoder sees the weights of the moment it was reset
+        self.model, _ = self.engine._model()
+        self.batch_size = batch_size
+        self.caches = [KVCache(self.cfg.n_layer) for _ in range(batch_size)]
+        self.history: list[list[int]] = [[] for _ in range(batch_size)]  # GPT: the tokens in each cache
+        self.windows = [[self.cfg.vocab_size] * (self.cfg.context - 1) for _ in range(batch_size)]
+        self._position = 0
+
+    @property
+    def position(self) -> int:
+        return self._position
+
+    def _gpt_step(self, row: int, token: int) -> list[Value]:
+        if len(self.history[row]) == self.cfg.block_size:  # slide the window
+            self.history[row] = self.history[row][1:]
+            self.caches[row] = KVCache(self.cfg.n_layer)
+            for earlier in self.history[row]:
+                self.model.gpt(earlier, self.caches[row])
+        self.history[row].append(token)
+        return self.model.gpt(token, self.caches[row])
+
+    def step(self, tokens: np.ndarray) -> np.ndarray:
+        cfg = self.cfg
+        tokens = np.asarray(tokens)
+        if tokens.shape != (self.batch_size,):
+            raise ConfigError(f"decoder step expects {self.batch_size} tokens (one per row), got shape {tokens.shape}")
+        if not np.issubdtype(tokens.dtype, np.integer):
+            raise ConfigError(f"decoder tokens must be integers, got {tokens.dtype}")
+        if tokens.size and (tokens.min() < 0 or tokens.max() >= cfg.vocab_size):
+            raise ConfigError(f"token id out of range 0..{cfg.vocab_size - 1}")
+        out = np.empty((self.batch_size, cfg.vocab_size), dtype=np.float64)
+        with gc_paused():
+            for b, token in enumerate(tokens.tolist()):
+                if cfg.family == "bigram":
+                    logits = self.model.bigram(token)
+                elif cfg.family == "mlp":
+                    self.windows[b] = (self.windows[b] + [token])[-cfg.context:]
+                    logits = self.model.mlp(self.windows[b])
+                else:
+                    logits = self._gpt_step(b, token)
+                out[b] = [v.data for v in logits]
+        self._position += 1
+        return out
