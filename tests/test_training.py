@@ -102,3 +102,17 @@ def test_schedules_match_their_formulas():
     assert learning_rate(p, 2000) == pytest.approx(1e-4)
     m = get_preset("microgpt").train
     assert [learning_rate(m, i) for i in (0, 500, 999)] == pytest.approx([0.01, 0.005, 0.01 * 0.001])
+
+
+@pytest.mark.parametrize("second_engine", ["scalar", "numpy"])
+def test_checkpoint_continues_in_another_engine(tmp_path, second_engine):
+    overrides = dict(steps=16, eval_every=0, sample_every=0, seed="cross", dtype="float64")
+    list(make("microgpt", tmp_path / "straight", **overrides).events())
+    list(make("microgpt", tmp_path / "split", stop_at=8, **overrides).events())
+    resumed = Trainer(run_dir=tmp_path / "split", resume_from=tmp_path / "split" / CHECKPOINT_NAME,
+                      engine=second_engine)
+    list(resumed.events())
+    straight = load_checkpoint(tmp_path / "straight" / CHECKPOINT_NAME).params
+    crossed = load_checkpoint(tmp_path / "split" / CHECKPOINT_NAME).params
+    for name, value in straight.items():
+        np.testing.assert_allclose(crossed[name], value, rtol=1e-9, atol=1e-12, err_msg=name)
