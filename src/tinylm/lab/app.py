@@ -1,0 +1,286 @@
+"""The lab's FastAPI app: REST for commands, Server-Sent Events for each run's live stream.
+
+    GET  /                          the page (static ES modules, no build step)
+    GET  /api/info                  presets, engines, pathologies, limits
+    POST /api/uploads/{text|checkpoint}   raw bytes (size-limited) -> an upload id
+    POST /api/runs                  start a run (JSON, see protocol.RunRequest)
+    GET  /api/runs/{id}             summary;  DELETE: reset (stop the worker, forget the run)
+    POST /api/runs/{id}/command     {"cmd": "pause" | "resume" | "step" | "stop", "n": 1}
+    POST /api/runs/{id}/query       {"q": "logits" | "generate" | "inspect" | "detail" | "hash", ...}
+    GET  /api/runs/{id}/checkpoint  the current state as a safetensors file
+    GET  /api/runs/{id}/events      text/event-stream; replays from ?since= / Last-Event-ID
+    GET  /api/pathologies/{name}    a recorded canonical curve
+
+Every error a client can cause is answered as ``{"error": "one line"}`` with a 4xx status.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import importlib.util
+import json
+import secrets
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from ..errors import TinyLMError
+from ..presets import PRESETS
+from . import pathologies
+from .protocol import (MAX_CHECKPOINT_BYTES, MAX_TEXT_BYTES, ProtocolError, parse_command, parse_query,
+                       parse_run_request)
+from .runs import LabBusy, RunNotFound, RunRegistry
+from .security import COOKIE_NAME, token_from, token_matches
+
+STATIC = Path(__file__).resolve().parent / "static"
+MAX_UPLOADS = 16
+KEEPALIVE_S = 10.0
+
+
+class UploadTooLarge(TinyLMError):
+    """An upload is over its size limit."""
+
+
+class TokenMiddleware:
+    """Pure ASGI (so event streams are not buffered): every request must carry the token."""
+
+    def __init__(self, app, token: str | None) -> None:
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope, receive, send):
+        if self.token is None or scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        from urllib.parse import parse_qs
+        query = {k: v[0] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
+        cookies = {}
+        for part in headers.get("cookie", "").split(";"):
+            if "=" in part:
+                k, v = part.strip().split("=", 1)
+                cookies[k] = v
+        if token_matches(self.token, token_from(query, headers, cookies)):
+            return await self.app(scope, receive, send)
+        if scope["type"] == "websocket":
+            return await send({"type": "websocket.close", "code": 4401})
+        response = JSONResponse({"error": "this lab needs its access token: open the URL printed by "
+                                          "`tinylm lab` (it ends with ?token=...)"}, status_code=401)
+        return await response(scope, receive, send)
+
+
+def engines_available() -> list[str]:
+    engines = ["numpy", "scalar"]
+    if importlib.util.find_spec("torch") is not None:
+        engines.append("torch")
+    return engines
+
+
+async def read_limited(request: Request, limit: int, what: str) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise UploadTooLarge(f"the {what} is {int(declared) / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise UploadTooLarge(f"the {what} is over the {limit / 1e6:.0f} MB limit")
+        chunks.append(chunk)
+    if not size:
+        raise ProtocolError(f"the {what} is empty")
+    return b"".join(chunks)
+
+
+async def read_json(request: Request) -> object:
+    body = await read_limited(request, 64 * 1024, "request")
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ProtocolError("the request body is not valid JSON") from None
+
+
+def validate_checkpoint(data: bytes) -> dict:
+    """Load an uploaded checkpoint fully (refusing anything malformed) and describe it."""
+    from ..checkpoints import load_checkpoint
+    ckpt = load_checkpoint(data)
+    meta = ckpt.meta
+    return {"iter": int(meta.get("step", 0)), "preset": meta.get("preset", ""), "engine": meta.get("engine", ""),
+            "steps": int(meta.get("train", {}).get("steps", 0)), "data": meta.get("train", {}).get("data", {}).get("source", "")}
+
+
+def create_app(token: str | None = None, max_active: int = 2, orphan_timeout: float = 300.0,
+               max_runs: int = 12) -> FastAPI:
+    registry = RunRegistry(max_active=max_active, orphan_timeout=orphan_timeout, max_runs=max_runs)
+    uploads: collections.OrderedDict[str, tuple[str, bytes, dict]] = collections.OrderedDict()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        async def reaper():
+            while True:
+                await asyncio.sleep(min(5.0, max(0.2, orphan_timeout / 4)))
+                registry.reap()
+        task = asyncio.create_task(reaper())
+        try:
+            yield
+        finally:
+            task.cancel()
+            await run_in_threadpool(registry.shutdown)
+
+    app = FastAPI(title="tinylm lab", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.registry = registry
+    app.state.uploads = uploads
+
+    @app.exception_handler(TinyLMError)
+    async def user_error(request: Request, exc: TinyLMError):
+        status = 404 if isinstance(exc, RunNotFound) else 413 if isinstance(exc, UploadTooLarge) else \
+            429 if isinstance(exc, LabBusy) else 400
+        return JSONResponse({"error": str(exc)}, status_code=status)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception):
+        return JSONResponse({"error": f"internal error: {type(exc).__name__}: {exc}"}, status_code=500)
+
+    @app.get("/")
+    async def index(request: Request):
+        response = FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+        if token is not None:
+            response.set_cookie(COOKIE_NAME, token, httponly=True, samesite="strict")
+        return response
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/api/info")
+    async def info():
+        return {"presets": [{"name": p.name, "description": p.description, "steps": p.train.steps}
+                            for p in PRESETS.values()],
+                "engines": engines_available(), "data": ["names", "shakespeare", "upload"],
+                "pathologies": pathologies.catalogue(),
+                "limits": {"text_bytes": MAX_TEXT_BYTES, "checkpoint_bytes": MAX_CHECKPOINT_BYTES,
+                           "active_runs": max_active}}
+
+    def remember(kind: str, data: bytes, about: dict) -> str:
+        upload_id = secrets.token_hex(8)
+        uploads[upload_id] = (kind, data, about)
+        while len(uploads) > MAX_UPLOADS:
+            uploads.popitem(last=False)
+        return upload_id
+
+    def upload(upload_id: str, kind: str) -> tuple[bytes, dict]:
+        entry = uploads.get(upload_id)
+        if entry is None or entry[0] != kind:
+            raise ProtocolError(f"no uploaded {kind} {upload_id!r} (upload it again)")
+        return entry[1], entry[2]
+
+    @app.post("/api/uploads/text")
+    async def upload_text(request: Request):
+        data = await read_limited(request, MAX_TEXT_BYTES, "text file")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProtocolError(f"the text file is not UTF-8 (bad byte at offset {exc.start})") from None
+        if len(set(text)) < 2:
+            raise ProtocolError("the text file needs at least two distinct characters")
+        about = {"bytes": len(data), "chars": len(text), "lines": text.count("\n") + 1,
+                 "vocab": len(set(text))}
+        return {"id": remember("text", data, about), **about}
+
+    @app.post("/api/uploads/checkpoint")
+    async def upload_checkpoint(request: Request):
+        data = await read_limited(request, MAX_CHECKPOINT_BYTES, "checkpoint")
+        about = await run_in_threadpool(validate_checkpoint, data)
+        return {"id": remember("checkpoint", data, about), **about}
+
+    @app.post("/api/runs")
+    async def start_run(request: Request):
+        req = parse_run_request(await read_json(request), tuple(PRESETS), tuple(pathologies.PATHOLOGIES))
+        spec = {**req.to_dict(), "text": None, "checkpoint": None}
+        if req.resume:
+            spec["checkpoint"], about = upload(req.resume, "checkpoint")
+            spec["resumed"] = about
+        elif req.data == "upload":
+            spec["text"] = upload(req.upload, "text")[0].decode("utf-8")
+        if req.engine not in engines_available():
+            raise ProtocolError(f"the {req.engine} engine is not installed here")
+        run = registry.create(req, spec)
+        return {"id": run.id, "state": run.state}
+
+    @app.get("/api/runs")
+    async def list_runs():
+        return {"runs": [r.summary() for r in registry.runs.values()], "active": registry.active_count(),
+                "queued": len(registry.queue)}
+
+    @app.get("/api/runs/{run_id}")
+    async def run_summary(run_id: str):
+        return registry.get(run_id).summary()
+
+    @app.delete("/api/runs/{run_id}")
+    async def reset_run(run_id: str):
+        registry.get(run_id)
+        registry.close(run_id)
+        return {"id": run_id, "state": "closed"}
+
+    @app.post("/api/runs/{run_id}/command")
+    async def command(run_id: str, request: Request):
+        return registry.command(run_id, parse_command(await read_json(request)))
+
+    @app.post("/api/runs/{run_id}/query")
+    async def query(run_id: str, request: Request):
+        return await registry.query(run_id, parse_query(await read_json(request)))
+
+    @app.get("/api/runs/{run_id}/checkpoint")
+    async def download_checkpoint(run_id: str):
+        run = registry.get(run_id)
+        data = await registry.query(run_id, {"q": "checkpoint"})
+        name = f"tinylm-{run.request.pathology or run.request.preset}-iter{run.iter}.safetensors"
+        return Response(data, media_type="application/octet-stream",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @app.get("/api/runs/{run_id}/events")
+    async def events(run_id: str, request: Request, since: int = 0):
+        run = registry.get(run_id)
+        last = request.headers.get("last-event-id")
+        if last is not None and last.isdigit():
+            since = int(last) + 1
+        since = max(0, since)
+        subscriber: asyncio.Queue = asyncio.Queue()
+        backlog = list(run.history[since:])          # snapshot and subscribe with no await in between
+        registry.subscribe(run, subscriber)
+
+        def frame(message: dict) -> str:
+            return run.frames[message["seq"]]
+
+        async def stream():
+            try:
+                yield "retry: 1000\n\n" + "".join(frame(m) for m in backlog)
+                while True:
+                    try:
+                        message = await asyncio.wait_for(subscriber.get(), KEEPALIVE_S)
+                    except asyncio.TimeoutError:
+                        yield ": keep-alive\n\n"
+                        continue
+                    batch = [message]
+                    while not subscriber.empty():
+                        batch.append(subscriber.get_nowait())
+                    closed = any(m.get("event") == "closed" for m in batch)
+                    yield "".join(frame(m) for m in batch if m.get("event") != "closed")
+                    if closed:
+                        yield "event: closed\ndata: {}\n\n"
+                        return
+            finally:
+                registry.unsubscribe(run, subscriber)
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    @app.get("/api/pathologies/{name}")
+    async def pathology_curve(name: str):
+        if name not in pathologies.PATHOLOGIES:
+            raise RunNotFound(f"no pathology {name!r}")
+        return {"name": name, "curve": pathologies.canonical_curve(name)}
+
+    if token is not None:
+        app.add_middleware(TokenMiddleware, token=token)
+    return app

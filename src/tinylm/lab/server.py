@@ -1,0 +1,73 @@
+"""``serve``: run the lab on uvicorn, print its URL and open a browser when there is one."""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import webbrowser
+
+from .security import is_loopback, resolve_token
+
+
+def lab_url(host: str, port: int, token: str | None) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+
+
+def can_open_browser() -> bool:
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True, token: str | None = None,
+          max_active: int = 2) -> None:
+    """Serve the lab until interrupted. Off-loopback hosts require a token (generated if not given)."""
+    import uvicorn
+
+    from .app import create_app
+
+    token = resolve_token(host, token)
+    # each training worker gets one BLAS thread: runs share the cores instead of fighting over them
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    app = create_app(token=token, max_active=max_active)
+    url = lab_url(host, port, token)
+    print(f"tinylm lab: {url}", flush=True)
+    if not is_loopback(host):
+        print("  (listening beyond this machine: the token in the URL is required)", flush=True)
+    if open_browser and can_open_browser():
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+class BackgroundServer:
+    """The lab on uvicorn in a thread (tests, the load benchmark): ``with BackgroundServer(app) as url:``."""
+
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0) -> None:
+        import socket
+
+        import uvicorn
+        if port == 0:
+            with socket.socket() as s:
+                s.bind((host, 0))
+                port = s.getsockname()[1]
+        self.url = f"http://{host}:{port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        import time
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the lab server did not start")
+            time.sleep(0.05)
+        return self.url
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)

@@ -1,0 +1,68 @@
+// "When training breaks": six pathology runs, each drawn over its recorded canonical curve.
+import {RunStream, getJSON, guarded, num, resetRun, startRun} from './api.js';
+import {LossChart} from './chart.js';
+import {el} from './format.js';
+
+export class Breaks {
+  constructor(lab) {
+    this.lab = lab;
+    this.cards = {};
+    const grid = document.getElementById('break-grid');
+    for (const p of lab.info.pathologies) {
+      const canvas = el('canvas', {width: 420, height: 200});
+      const diag = el('div', {class: 'diag muted'}, `expected: ${p.expect}`);
+      const button = el('button', {'data-name': p.name}, 'Run');
+      const card = el('div', {class: 'break', id: `break-${p.name}`},
+        el('h3', {}, p.title), el('div', {class: 'muted'}, p.what), canvas, el('div', {class: 'controls'}, button), diag);
+      grid.append(card);
+      const chart = new LossChart(canvas);
+      this.cards[p.name] = {chart, diag, button, state: 'idle', diagnosis: null, losses: [], id: null};
+      button.onclick = guarded(() => this.run(p.name));
+      this.loadCanonical(p.name);
+    }
+    document.getElementById('breaks-all').onclick = guarded(async () => {
+      for (const name of Object.keys(this.cards)) await this.run(name, true);
+    });
+  }
+
+  async loadCanonical(name) {
+    const {curve} = await getJSON(`api/pathologies/${name}`);
+    const card = this.cards[name];
+    card.canonical = curve;
+    if (!curve) return;
+    card.chart.setXMax(curve.steps);
+    card.chart.setRefs([{y: curve.uniform, label: `ln V ${curve.uniform.toFixed(2)}`}]);
+    card.chart.setSeries('canon', curve.loss.map((y, i) => [i + 1, num(y)]), {color: '#9ca3af', alpha: 0.45, width: 1});
+    if (curve.val.length) card.chart.setSeries('canon-val', curve.val.map(([x, y]) => [x, num(y)]), {color: '#fdba74', alpha: 0.6, width: 1});
+  }
+
+  run(name, wait = false) {
+    const card = this.cards[name];
+    return new Promise(async (resolve, reject) => {
+      try {
+        if (card.stream) card.stream.close();
+        if (card.id) await resetRun(card.id);
+        card.losses = []; card.diagnosis = null; card.state = 'starting';
+        card.chart.setSeries('live', [], {color: '#2563eb', width: 1.5});
+        card.chart.setSeries('val', [], {color: '#ea580c', width: 1.5, dots: true});
+        card.chart.markers = [];
+        card.diag.textContent = 'running…'; card.diag.className = 'diag muted';
+        const {id} = await startRun({pathology: name, engine: 'numpy', seed: 'pathology', label: name});
+        card.id = id;
+        card.stream = new RunStream(id, (m) => {
+          if (m.event === 'step') { card.losses.push(num(m.loss)); card.chart.addPoint('live', m.iter, num(m.loss)); }
+          else if (m.event === 'eval' && m.iter > 0) card.chart.addPoint('val', m.iter, num(m.val_loss));
+          else if (m.event === 'start') { card.chart.setXMax(m.steps); }
+          else if (m.event === 'status') card.state = m.state;
+          else if (m.event === 'diagnosis') {
+            card.diagnosis = m; card.diag.textContent = m.message;
+            card.diag.className = 'diag ' + (m.name === 'healthy' ? '' : 'bad');
+            card.diag.dataset.name = m.name;
+            card.stream.close(); resetRun(id); card.id = null; resolve(m);
+          } else if (m.event === 'error') { card.diag.textContent = m.message; card.diag.className = 'diag bad'; resolve(m); }
+        });
+        if (!wait) resolve(null);
+      } catch (err) { reject(err); }
+    });
+  }
+}

@@ -1,0 +1,33 @@
+// One-update inspector: a typed document -> one real forward/backward and the optimizer update it implies.
+import {ask, guarded} from './api.js';
+import {el, sci} from './format.js';
+
+const $ = (id) => document.getElementById(id);
+
+export class Inspector {
+  constructor(lab) {
+    this.lab = lab;
+    $('in-compute').onclick = guarded(() => this.inspect(false));
+    $('in-apply').onclick = guarded(() => this.inspect(true));
+  }
+  async inspect(apply) {
+    const id = this.lab.runner.id;
+    if (!id) throw new Error('start a run first: the inspector uses the runner\'s model');
+    const r = await ask(id, {q: 'inspect', document: $('in-doc').value, param: $('in-param').value, apply});
+    this.last = r;
+    const select = $('in-param'), chosen = select.value;
+    if (select.options.length !== r.params.length) {
+      select.replaceChildren(...r.params.map((p) => new Option(p, p)));
+      select.value = r.params.includes(chosen) ? chosen : r.param;
+    }
+    let text = `mean cross-entropy ${r.loss.toFixed(4)} · ${r.optimizer} step t=${r.t} · lr_t ${sci(r.lr)} · ` +
+      `grad norm ${sci(r.grad_norm)}${r.clip_scale < 1 ? ` (clipped ×${r.clip_scale.toFixed(3)})` : ''} · ` +
+      `${r.param} ${JSON.stringify(r.shape)}: the 8 entries with the largest gradient`;
+    if (r.applied) text += ` · applied: loss on this document now ${r.loss_after.toFixed(4)}`;
+    $('in-summary').textContent = text;
+    const cell = (v) => el('td', {}, v === undefined ? '–' : sci(v));
+    $('in-table').tBodies[0].replaceChildren(...r.rows.map((row, i) => el('tr', {},
+      el('td', {}, `[${row.index.join(',')}]`), cell(row.value), cell(row.grad), cell(row.m), cell(row.v),
+      cell(row.m_hat), cell(row.v_hat), cell(row.delta), cell(r.applied ? r.actual_delta[i] : undefined))));
+  }
+}

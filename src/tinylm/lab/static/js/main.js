@@ -1,0 +1,67 @@
+// Wires the panels together. `window.tinylab` exposes their state (handy for tests and curious users).
+import {command, getJSON, guarded, postBytes, showError} from './api.js';
+import {Breaks} from './breaks.js';
+import {Checkpoints} from './checkpoints.js';
+import {Cycle} from './cycle.js';
+import {Inspector} from './inspector.js';
+import {Runner} from './runner.js';
+import {Sandbox} from './sandbox.js';
+import {Twins} from './twins.js';
+
+const $ = (id) => document.getElementById(id);
+
+class Lab {
+  constructor() { this.listeners = {}; this.textUpload = ''; this.autoPaused = false; }
+  on(kind, fn) { (this.listeners[kind] ||= []).push(fn); }
+  emit(kind, ...args) { for (const fn of this.listeners[kind] || []) fn(...args); }
+}
+
+async function main() {
+  const lab = new Lab();
+  window.tinylab = lab;
+  let info;
+  try { info = await getJSON('api/info'); }
+  catch (err) { $('conn').textContent = 'not connected'; showError(err.message); return; }
+  $('conn').textContent = 'connected'; $('conn').className = 'pill running';
+  lab.info = info;
+  $('preset').replaceChildren(...info.presets.map((p) => new Option(`${p.name}`, p.name)));
+  for (const o of $('preset').options) o.title = info.presets.find((p) => p.name === o.value).description;
+  $('preset').onchange = () => { $('steps').value = info.presets.find((p) => p.name === $('preset').value).steps; };
+  $('engine').replaceChildren(...info.engines.map((e) => new Option(e, e)));
+
+  $('text-file').onchange = guarded(async (e) => {
+    const file = e.target.files[0];
+    if (!file) return;
+    $('text-info').textContent = 'uploading…';
+    try {
+      const up = await postBytes('api/uploads/text', file);
+      lab.textUpload = up.id; $('data').value = 'upload';
+      $('text-info').textContent = `${file.name}: ${up.chars} chars, ${up.vocab} distinct`;
+    } catch (err) { $('text-info').textContent = ''; throw err; }
+  });
+
+  lab.runner = new Runner(lab);
+  lab.cycle = new Cycle(lab);
+  lab.breaks = new Breaks(lab);
+  lab.sandbox = new Sandbox(lab);
+  lab.inspector = new Inspector(lab);
+  lab.checkpoints = new Checkpoints(lab);
+  lab.twins = new Twins(lab);
+
+  // Page Visibility: a hidden tab pauses the runner and resumes it, at the exact iter, when shown again.
+  document.addEventListener('visibilitychange', guarded(async () => {
+    const runner = lab.runner;
+    if (!$('auto-pause').checked || !runner.id) return;
+    if (document.hidden && runner.state === 'running') {
+      lab.autoPaused = true; lab.pausedAtHide = runner.iter;
+      await command(runner.id, 'pause');
+      $('notice').textContent = 'paused while the tab is hidden';
+    } else if (!document.hidden && lab.autoPaused) {
+      lab.autoPaused = false;
+      await command(runner.id, 'resume');
+      $('notice').textContent = `resumed at iter ${runner.iter} when the tab came back`;
+    }
+  }));
+}
+
+main();

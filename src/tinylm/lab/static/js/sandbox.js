@@ -1,0 +1,61 @@
+// Generation sandbox: next-character probabilities at a temperature, built char by char.
+// The logits come from the live model once per prefix; temperature reshapes them here, live.
+import {ask, guarded} from './api.js';
+import {drawBars, glyph} from './format.js';
+
+const $ = (id) => document.getElementById(id);
+
+export function softmax(logits, temperature) {
+  const scaled = logits.map((z) => z / temperature);
+  const top = Math.max(...scaled);
+  const exps = scaled.map((z) => Math.exp(z - top));
+  const total = exps.reduce((a, b) => a + b, 0);
+  return exps.map((e) => e / total);
+}
+
+export class Sandbox {
+  constructor(lab) {
+    this.lab = lab; this.built = ''; this.logits = null; this.probs = [];
+    $('sb-temp').oninput = () => { $('sb-temp-v').textContent = this.temperature().toFixed(2); this.draw(); };
+    $('sb-prompt').onchange = guarded(() => this.restart());
+    $('sb-resample').onclick = guarded(() => this.restart());
+    $('sb-next').onclick = guarded(() => this.sampleNext());
+    $('sb-build').onclick = guarded(async () => { for (let i = 0; i < 64 && !this.done; i++) await this.sampleNext(); });
+    $('sb-names').onclick = guarded(() => this.names());
+    lab.on('event', (m, runner) => { if (runner === lab.runner && m.event === 'status' && m.state !== 'running') this.refresh(); });
+  }
+  temperature() { return Number($('sb-temp').value); }
+  runId() {
+    if (!this.lab.runner.id) throw new Error('start a run first: the sandbox samples from the runner\'s model');
+    return this.lab.runner.id;
+  }
+  async restart() { this.built = $('sb-prompt').value; this.done = false; await this.refresh(); }
+  async refresh() {
+    if (!this.lab.runner.id) return;
+    const r = await ask(this.runId(), {q: 'logits', prefix: this.built});
+    this.labels = r.labels; this.logits = r.logits; this.endLabel = r.end_id === null ? null : r.labels[r.end_id];
+    this.order = [...this.logits.keys()].sort((a, b) => this.logits[b] - this.logits[a]);  // fixed by the logits
+    this.draw();
+  }
+  draw() {
+    $('sb-built').textContent = [...this.built].map(glyph).join('') + (this.done ? ' ⏎' : '');
+    if (!this.logits) return;
+    this.probs = softmax(this.logits, this.temperature());
+    const shown = this.order.slice(0, 30);
+    drawBars($('sb-bars'), shown.map((i) => [glyph(this.labels[i]), this.probs[i], this.probs[i].toFixed(3)]), 1.0 * Math.max(...this.probs));
+  }
+  async sampleNext() {
+    if (this.done) return;
+    if (!this.logits) await this.restart();
+    let r = Math.random(), pick = this.order[this.order.length - 1];
+    for (const i of this.order) { r -= this.probs[i]; if (r <= 0) { pick = i; break; } }
+    if (this.labels[pick] === this.endLabel) { this.done = true; this.draw(); return; }
+    this.built += this.labels[pick];
+    await this.refresh();
+  }
+  async names() {
+    const r = await ask(this.runId(), {q: 'generate', temperature: this.temperature(), count: 15,
+                                       prompt: $('sb-prompt').value, seed: String(Date.now())});
+    $('sb-list').replaceChildren(...r.samples.map((s) => { const li = document.createElement('li'); li.textContent = r.prompt + s; return li; }));
+  }
+}

@@ -1,0 +1,234 @@
+"""The training worker: one process per lab run (spawn context), so the server stays responsive.
+
+Commands come down a pipe (``{"cmd": "pause" | "resume" | "step" | "stop" | "shutdown"}`` and queries
+``{"q": ..., "rid": ...}``); events go up a queue as plain dicts (the ``training.events`` dicts, plus
+``status``, ``detail``, ``reply`` and ``error``). Pausing is simply not pulling the Trainer's next event,
+so a paused run resumes at exactly the iteration it stopped at.
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import traceback
+from typing import Any
+
+import numpy as np
+
+from ..errors import TinyLMError
+from .diagnosis import diagnose
+from .introspect import cycle_detail_after, cycle_detail_before, inspect_update, next_char_logits, weights_hash
+
+
+def build_trainer(spec: dict):
+    """A Trainer for a validated run spec (see ``runs.worker_spec``)."""
+    from ..presets import get_preset
+    from ..training.config import DataConfig
+    from ..training.loop import Trainer
+    from .pathologies import pathology_configs
+
+    engine = spec["engine"]
+    if spec.get("checkpoint") is not None:
+        return Trainer(engine=engine, resume_from=spec["checkpoint"], run_dir=None), None
+    if spec.get("pathology"):
+        model_cfg, train_cfg, text = pathology_configs(spec["pathology"], spec["seed"])
+    else:
+        preset = get_preset(spec["preset"])
+        model_cfg, train_cfg, text = preset.model, preset.train, None
+        train_cfg.seed = spec["seed"]
+        if spec.get("steps"):
+            train_cfg.steps = spec["steps"]
+        train_cfg.sample_every = spec.get("sample_every", 200)
+        # a val point every ~5% of the run draws a readable validation curve
+        train_cfg.eval_every = max(10, train_cfg.steps // 20)
+        if spec["data"] == "shakespeare":
+            train_cfg.data = DataConfig(source="shakespeare", mode="stream")
+        elif spec["data"] == "upload":
+            text = spec["text"]
+            train_cfg.data = DataConfig(source="upload", mode="auto")
+    tmp_path = None
+    if text is not None:
+        # uploaded (or generated) text lives in a server-made temp file; no client path is ever used
+        fd, tmp_path = tempfile.mkstemp(prefix="tinylm-lab-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        train_cfg.data.source = tmp_path
+    try:
+        trainer = Trainer(model_cfg, train_cfg, engine=engine, preset=spec.get("pathology") or spec["preset"])
+    finally:
+        if tmp_path is not None:
+            os.unlink(tmp_path)
+    return trainer, text
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe copy: NaN/inf become strings the page understands."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else ("NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity"))
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        return _clean(value.item())
+    return value
+
+
+class Session:
+    def __init__(self, spec: dict, commands, events) -> None:
+        self.spec = spec
+        self.commands = commands
+        self.events = events
+        self.trainer = None
+        self.stream = None
+        self.running = not spec.get("paused", False)
+        self.steps_wanted = 0            # single steps requested while paused
+        self.finished = False
+        self.detail = bool(spec.get("detail"))
+        self.losses: list[float] = []
+        self.evals: list[tuple[int, float, float]] = []
+        self.uniform = 0.0
+
+    def send(self, message: dict) -> None:
+        kind = message.get("event")
+        if kind == "step":
+            self.losses.append(message["loss"])
+        elif kind == "eval":
+            self.evals.append((message["iter"], message["train_loss"], message["val_loss"]))
+        elif kind == "start":
+            self.uniform = message["entropies"]["uniform"]
+        self.events.put(_clean(message))
+
+    def status(self) -> None:
+        state = "finished" if self.finished else ("running" if self.running else "paused")
+        self.send({"event": "status", "state": state, "iter": self.trainer.iter if self.trainer else 0})
+
+    # --- commands and queries -------------------------------------------------------------
+    def handle(self, message: dict) -> bool:
+        """Apply one message; False when the worker should exit."""
+        if "q" in message:
+            self.reply(message)
+            return True
+        cmd = message.get("cmd")
+        if cmd == "shutdown":
+            return False
+        if cmd == "pause":
+            self.running, self.steps_wanted = False, 0
+        elif cmd == "resume" and not self.finished:
+            self.running = True
+        elif cmd == "step" and not self.finished:
+            self.running = False
+            self.steps_wanted += int(message.get("n", 1))
+        elif cmd == "stop" and not self.finished:
+            self.trainer.stop()
+            self.running = True   # pull through to the FinishedEvent
+        self.status()
+        return True
+
+    def reply(self, message: dict) -> None:
+        rid, q = message.get("rid"), message["q"]
+        try:
+            trainer = self.trainer
+            if q == "checkpoint":
+                data: Any = trainer.checkpoint_bytes()
+            elif q == "hash":
+                data = {"hash": weights_hash(trainer.engine.get_params()), "iter": trainer.iter}
+            elif q == "logits":
+                data = next_char_logits(trainer, message["prefix"])
+            elif q == "generate":
+                data = self.generate(message)
+            elif q == "inspect":
+                data = inspect_update(trainer, message["document"], message["param"], message["apply"])
+            elif q == "detail":
+                data = cycle_detail_before(trainer)
+            else:
+                raise TinyLMError(f"unknown query {q!r}")
+            self.events.put({"event": "reply", "rid": rid, "ok": True, "data": data if q == "checkpoint" else _clean(data)})
+        except TinyLMError as exc:
+            self.events.put({"event": "reply", "rid": rid, "ok": False, "error": str(exc)})
+        except Exception as exc:  # a bug must not kill the run; report it in one line
+            self.events.put({"event": "reply", "rid": rid, "ok": False, "error": f"{type(exc).__name__}: {exc}"})
+
+    def generate(self, message: dict) -> dict:
+        from ..sampling import SampleConfig, generate
+        from ..seeding import rng_for
+        trainer = self.trainer
+        docs = trainer.corpus.kind == "documents"
+        cfg = SampleConfig(temperature=message["temperature"],
+                           max_new_tokens=trainer.model_cfg.block_size if docs else 80)
+        prompt = message["prompt"] if message["prompt"] or docs else trainer.corpus.sample_prompt()
+        samples = generate(trainer.engine, trainer.tokenizer, prompt=prompt, n=message["count"], cfg=cfg,
+                           rng=rng_for(message["seed"], "sandbox"))
+        return {"prompt": prompt, "samples": samples, "temperature": message["temperature"]}
+
+    # --- the loop ---------------------------------------------------------------------------
+    def pull_one_step(self) -> None:
+        """Pull events until one training step has been taken (or the run ends)."""
+        before = cycle_detail_before(self.trainer) if self.detail and not self.finished else None
+        for event in self.stream:
+            payload = event.to_dict()
+            self.send(payload)
+            if payload["event"] == "finished":
+                self.finished = True
+                self.running = False
+                self.send({"event": "hash", **self.reply_hash()})
+                self.send({"event": "diagnosis", **diagnose(self.losses, self.evals, self.uniform,
+                                                                  payload.get("message", "") if payload.get("reason") == "diverged" else "").to_dict()})
+                self.status()
+                return
+            if payload["event"] == "step":
+                if before is not None:
+                    self.send({"event": "detail", **cycle_detail_after(self.trainer, before, payload)})
+                return
+        self.finished = True
+        self.running = False
+        self.status()
+
+    def reply_hash(self) -> dict:
+        return {"hash": weights_hash(self.trainer.engine.get_params()), "iter": self.trainer.iter}
+
+    def main(self) -> None:
+        try:
+            self.trainer, _ = build_trainer(self.spec)
+            self.stream = self.trainer.events()
+            # the StartEvent (and the initial evaluation) come before the first step
+            for event in self.stream:
+                payload = event.to_dict()
+                self.send(payload)
+                if payload["event"] == "start":
+                    break
+        except TinyLMError as exc:
+            self.send({"event": "error", "message": str(exc)})
+            return
+        self.status()
+        while True:
+            if self.running or self.steps_wanted:
+                while self.commands.poll():
+                    if not self.handle(self.commands.recv()):
+                        return
+            else:
+                if not self.handle(self.commands.recv()):
+                    return
+            if (self.running or self.steps_wanted) and not self.finished:
+                try:
+                    self.pull_one_step()
+                except TinyLMError as exc:
+                    self.send({"event": "error", "message": str(exc)})
+                    self.finished, self.running = True, False
+                    self.status()
+                if self.steps_wanted:
+                    self.steps_wanted -= 1
+                    if not self.steps_wanted:
+                        self.status()
+
+
+def worker_main(spec: dict, commands, events) -> None:
+    """Process entry point (must be importable for the spawn context)."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        Session(spec, commands, events).main()
+    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+        pass  # the server went away or closed the pipe: exit quietly
+    except Exception as exc:
+        events.put({"event": "error", "message": f"worker crashed: {type(exc).__name__}: {exc}",
+                    "trace": traceback.format_exc(limit=5)})

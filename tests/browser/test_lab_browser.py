@@ -1,0 +1,194 @@
+"""End-to-end: the lab page in headless Chromium (Debian's) against the real server on 127.0.0.1."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+if not CHROMIUM.exists():
+    pytest.skip("Debian's Chromium (/usr/bin/chromium) is not installed", allow_module_level=True)
+
+from tinylm.lab.app import create_app  # noqa: E402
+from tinylm.lab.server import BackgroundServer  # noqa: E402
+
+pytestmark = pytest.mark.browser
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+LN27 = math.log(27)
+
+
+@pytest.fixture(scope="module")
+def server_url():
+    with BackgroundServer(create_app(max_active=2)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, server_url):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(server_url + "/")
+    page.wait_for_function("window.tinylab && window.tinylab.runner")
+    yield page
+    context.close()
+
+
+def shot(page, name, selector=None):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    target = page.locator(selector) if selector else page
+    target.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def start_names_run(page, steps=300, sample_every=100, seed="browser"):
+    page.select_option("#preset", "microgpt")
+    page.fill("#steps", str(steps))
+    page.fill("#sample-every", str(sample_every))
+    page.fill("#seed", seed)
+    page.click("#start")
+    page.wait_for_function("window.tinylab.runner.start_event !== null", timeout=60_000)
+
+
+def test_names_run_learns_and_shows_samples(page):
+    start_names_run(page)
+    page.wait_for_function("window.tinylab.runner.state === 'finished'", timeout=120_000)
+    runner = page.evaluate("({evals: window.tinylab.runner.evals, samples: window.tinylab.runner.samples.length})")
+    assert runner["evals"][-1][2] < LN27                 # val loss below uniform guessing
+    assert runner["samples"] >= 3
+    assert page.locator("#sample-list li").count() >= 3
+    assert "loss improved" in page.inner_text("#improved")
+    assert page.inner_text("#r-iter") == "300 / 300"
+    shot(page, "runner", "#runner")
+
+
+def test_pause_resume_keeps_the_iter(page):
+    start_names_run(page, steps=20000, sample_every=0)
+    page.wait_for_function("window.tinylab.runner.iter > 20", timeout=60_000)
+    page.click("#pause")
+    page.wait_for_function("window.tinylab.runner.state === 'paused'")
+    paused_at = page.evaluate("window.tinylab.runner.iter")
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.tinylab.runner.iter") == paused_at
+    assert page.inner_text("#r-iter").startswith(f"{paused_at} /")
+    page.click("#resume")
+    page.wait_for_function(f"window.tinylab.runner.iter > {paused_at + 5}", timeout=60_000)
+    iters = page.evaluate("window.tinylab.runner.iters")
+    assert iters == list(range(1, len(iters) + 1))       # resumed exactly: no iter skipped or repeated
+    # a hidden tab pauses (Page Visibility) and resumes at the exact iter when shown again
+    page.evaluate("Object.defineProperty(document, 'hidden', {value: true, configurable: true});"
+                  "document.dispatchEvent(new Event('visibilitychange'))")
+    page.wait_for_function("window.tinylab.runner.state === 'paused'")
+    hidden_at = page.evaluate("window.tinylab.runner.iter")
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.tinylab.runner.iter") == hidden_at
+    page.evaluate("Object.defineProperty(document, 'hidden', {value: false, configurable: true});"
+                  "document.dispatchEvent(new Event('visibilitychange'))")
+    page.wait_for_function(f"window.tinylab.runner.iter > {hidden_at + 5}", timeout=60_000)
+    assert f"resumed at iter {hidden_at}" in page.inner_text("#notice")
+    page.click("#reset")
+
+
+def test_pathology_lr10_shows_nan_diagnosis(page):
+    page.click("#break-lr-10 button")
+    page.wait_for_function("document.querySelector('#break-lr-10 .diag').dataset.name === 'diverged'",
+                           timeout=60_000)
+    assert "diverged" in page.inner_text("#break-lr-10 .diag")
+    shot(page, "breaks", "#breaks")
+
+
+def test_temperature_reshapes_bars_but_not_their_ranking(page):
+    start_names_run(page, steps=150, sample_every=0)
+    page.wait_for_function("window.tinylab.runner.state === 'finished'", timeout=60_000)
+    page.click("#sb-resample")
+    page.wait_for_function("document.querySelectorAll('#sb-bars .bar').length === 27")
+
+    def bars():
+        labels = page.eval_on_selector_all("#sb-bars .bar", "els => els.map(e => e.dataset.label)")
+        probs = page.eval_on_selector_all("#sb-bars .bar .num", "els => els.map(e => Number(e.textContent))")
+        return labels, probs
+
+    labels_warm, probs_warm = bars()
+    page.eval_on_selector("#sb-temp", "e => { e.value = '0.3'; e.dispatchEvent(new Event('input')); }")
+    labels_cold, probs_cold = bars()
+    assert labels_cold == labels_warm                    # same ranking
+    assert probs_cold[0] > probs_warm[0]                 # a colder temperature sharpens the top choice
+    page.click("#sb-build")
+    page.wait_for_function("window.tinylab.sandbox.done === true", timeout=30_000)
+    page.click("#sb-names")
+    page.wait_for_function("document.querySelectorAll('#sb-list li').length === 15")
+    shot(page, "sandbox", "#sandbox")
+
+
+def test_checkpoint_download_then_upload_continues_exactly(page, tmp_path):
+    page.fill("#steps", "200")
+    page.fill("#seed", "ckpt")
+    page.fill("#sample-every", "0")
+    page.click("#start")
+    page.wait_for_function("window.tinylab.runner.state === 'running' || window.tinylab.runner.iter > 0", timeout=60_000)
+    page.click("#pause")
+    page.wait_for_function("window.tinylab.runner.state === 'paused'")
+    at = page.evaluate("window.tinylab.runner.iter")
+    with page.expect_download() as download_info:
+        page.click("#ck-download")
+    saved = tmp_path / "run.safetensors"
+    download_info.value.save_as(saved)
+    page.click("#step")
+    page.wait_for_function(f"window.tinylab.runner.iter === {at + 1}")
+    uninterrupted = page.evaluate("window.tinylab.runner.losses.at(-1)")
+
+    page.set_input_files("#ck-file", str(saved))
+    page.wait_for_function(f"window.tinylab.runner.start_event && window.tinylab.runner.start_event.start_iter === {at}"
+                           " && window.tinylab.runner.state === 'paused'", timeout=60_000)
+    assert f"iter {at}" in page.inner_text("#ck-info")
+    page.click("#step")
+    page.wait_for_function(f"window.tinylab.runner.iter === {at + 1}")
+    assert page.evaluate("window.tinylab.runner.losses.at(-1)") == uninterrupted
+    shot(page, "checkpoints", "#checkpoints")
+
+
+def test_bad_checkpoint_upload_shows_a_readable_error(page, tmp_path):
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"this is not a checkpoint" * 10)
+    page.set_input_files("#ck-file", str(junk))
+    page.wait_for_selector("#error:not([hidden])")
+    assert "checkpoint" in page.inner_text("#error")
+    shot(page, "bad-upload")
+
+
+def test_twin_seeds_identical_hashes_then_parting_curves(page):
+    page.fill("#tw-steps", "60")
+    page.click("#tw-start")
+    page.wait_for_function("document.querySelector('#tw-result').textContent.includes('weight hashes')",
+                           timeout=90_000)
+    assert "identical weight hashes" in page.inner_text("#tw-result")
+    assert page.inner_text("#tw-hash-a") == page.inner_text("#tw-hash-b")
+    page.click("#tw-differ")
+    page.click("#tw-start")
+    page.wait_for_function("document.querySelector('#tw-result').textContent.includes('weight hashes')",
+                           timeout=90_000)
+    assert "the curves part at iter" in page.inner_text("#tw-result")
+    assert page.inner_text("#tw-hash-a") != page.inner_text("#tw-hash-b")
+    shot(page, "twins", "#twins")
+
+
+def test_training_cycle_steps_through_phases(page):
+    page.click("#cycle-prepare")
+    page.wait_for_function("!document.querySelector('#cycle-next').disabled", timeout=60_000)
+    page.eval_on_selector("#cycle-speed", "e => { e.value = '100'; e.dispatchEvent(new Event('input')); }")
+    page.fill("#cycle-target", "5")
+    page.click("#cycle-play")
+    page.wait_for_function("window.tinylab.cycle.details.length >= 5 && !window.tinylab.cycle.playing", timeout=60_000)
+    assert page.inner_text("#cycle-iter") == "iter 5"
+    assert page.locator("#cycle-table tbody tr").count() >= 2
+    assert page.locator("#cycle-grads .bar").count() >= 3
+    shot(page, "cycle", "#cycle")
+    shot(page, "full-page")

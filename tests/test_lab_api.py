@@ -1,0 +1,240 @@
+"""The lab's HTTP API, driven through FastAPI's TestClient with real worker processes."""
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tinylm.lab.app import create_app
+from tinylm.lab.protocol import MAX_TEXT_BYTES
+
+
+@pytest.fixture
+def lab():
+    app = create_app(max_active=2)
+    with TestClient(app) as client:
+        client.registry = app.state.registry
+        yield client
+
+
+def wait_until(client, run_id, predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        summary = client.get(f"/api/runs/{run_id}").json()
+        if predicate(summary):
+            return summary
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} never reached the expected state: {summary}")
+
+
+def events(client, run_id, kind):
+    return [m for m in client.registry.runs[run_id].history if m["event"] == kind]
+
+
+def start(client, **request):
+    response = client.post("/api/runs", json={"preset": "microgpt", "seed": "api", **request})
+    assert response.status_code == 200, response.text
+    return response.json()["id"]
+
+
+def test_info_lists_presets_engines_and_six_pathologies(lab):
+    info = lab.get("/api/info").json()
+    assert "microgpt" in [p["name"] for p in info["presets"]]
+    assert {"numpy", "scalar"} <= set(info["engines"])
+    assert len(info["pathologies"]) == 6
+    page = lab.get("/")
+    assert page.status_code == 200 and "tinylm lab" in page.text
+    assert lab.get("/static/js/main.js").status_code == 200
+
+
+@pytest.mark.parametrize("body, needle", [
+    (b"{not json", "not valid JSON"),
+    (b"[1, 2]", "expected a JSON object"),
+    (b'{"preset": "nope"}', "unknown preset"),
+    (b'{"steps": -3}', "steps must be between"),
+    (b'{"steps": "many"}', "steps must be an integer"),
+    (b'{"colour": "red"}', "unknown field"),
+    (b'{"data": "upload"}', "upload"),
+])
+def test_malformed_run_requests_get_one_line_errors(lab, body, needle):
+    response = lab.post("/api/runs", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert needle in error and "\n" not in error
+
+
+def test_unknown_run_is_404_and_server_keeps_answering(lab):
+    assert lab.post("/api/runs/nope/command", json={"cmd": "pause"}).status_code == 404
+    assert lab.get("/api/runs/nope/checkpoint").status_code == 404
+    assert lab.get("/api/info").status_code == 200
+
+
+def test_run_trains_streams_samples_and_finishes_below_uniform(lab):
+    run_id = start(lab, steps=120, sample_every=60)
+    summary = wait_until(lab, run_id, lambda s: s["state"] == "finished")
+    assert summary["iter"] == 120
+    steps = events(lab, run_id, "step")
+    assert [s["iter"] for s in steps] == list(range(1, 121))
+    evals = events(lab, run_id, "eval")
+    assert evals[-1]["val_loss"] < math.log(27) - 0.4        # it learned something real
+    samples = events(lab, run_id, "sample")
+    assert [s["iter"] for s in samples] == [60, 120] and all(len(s["samples"]) == 5 for s in samples)
+    assert samples[-1]["phase"] in ("random", "character frequency", "short words", "styled text")
+    assert len(events(lab, run_id, "hash")[0]["hash"]) == 64
+    assert events(lab, run_id, "diagnosis")[0]["name"] in ("healthy", "unstable")
+
+
+def test_pause_and_single_steps_keep_the_exact_iter(lab):
+    run_id = start(lab, steps=400, paused=True)
+    wait_until(lab, run_id, lambda s: s["state"] == "paused")
+    assert lab.post(f"/api/runs/{run_id}/command", json={"cmd": "step", "n": 3}).status_code == 200
+    summary = wait_until(lab, run_id, lambda s: s["iter"] == 3 and s["state"] == "paused")
+    time.sleep(0.3)
+    assert lab.get(f"/api/runs/{run_id}").json()["iter"] == 3          # paused means no more steps
+    lab.post(f"/api/runs/{run_id}/command", json={"cmd": "resume"})
+    wait_until(lab, run_id, lambda s: s["iter"] > 10)
+    lab.post(f"/api/runs/{run_id}/command", json={"cmd": "pause"})
+    paused = wait_until(lab, run_id, lambda s: s["state"] == "paused")
+    time.sleep(0.3)
+    assert lab.get(f"/api/runs/{run_id}").json()["iter"] == paused["iter"]
+    lab.post(f"/api/runs/{run_id}/command", json={"cmd": "resume"})
+    wait_until(lab, run_id, lambda s: s["state"] == "finished")
+    assert [s["iter"] for s in events(lab, run_id, "step")] == list(range(1, 401))  # no iter lost or repeated
+    assert lab.delete(f"/api/runs/{run_id}").status_code == 200
+    assert lab.get(f"/api/runs/{run_id}").status_code == 404
+
+
+def test_checkpoint_upload_continues_exactly_where_it_left_off(lab):
+    run_id = start(lab, steps=60, paused=True, seed="ckpt")
+    wait_until(lab, run_id, lambda s: s["state"] == "paused")
+    lab.post(f"/api/runs/{run_id}/command", json={"cmd": "step", "n": 20})
+    wait_until(lab, run_id, lambda s: s["iter"] == 20 and s["state"] == "paused")
+    checkpoint = lab.get(f"/api/runs/{run_id}/checkpoint")
+    assert checkpoint.status_code == 200 and "attachment" in checkpoint.headers["content-disposition"]
+    lab.post(f"/api/runs/{run_id}/command", json={"cmd": "step", "n": 1})
+    wait_until(lab, run_id, lambda s: s["iter"] == 21)
+    uninterrupted = events(lab, run_id, "step")[-1]["loss"]
+    lab.delete(f"/api/runs/{run_id}")
+
+    upload = lab.post("/api/uploads/checkpoint", content=checkpoint.content)
+    assert upload.status_code == 200 and upload.json()["iter"] == 20
+    resumed = start(lab, resume=upload.json()["id"], paused=True)
+    wait_until(lab, resumed, lambda s: s["state"] == "paused")
+    assert events(lab, resumed, "start")[0]["start_iter"] == 20
+    lab.post(f"/api/runs/{resumed}/command", json={"cmd": "step", "n": 1})
+    wait_until(lab, resumed, lambda s: s["iter"] == 21)
+    assert events(lab, resumed, "step")[-1]["loss"] == uninterrupted
+
+
+def test_bad_uploads_are_refused_with_readable_messages(lab):
+    bad = lab.post("/api/uploads/checkpoint", content=b"\x00garbage" * 100)
+    assert bad.status_code == 400 and "checkpoint" in bad.json()["error"]
+    too_big = lab.post("/api/uploads/text", content=b"a" * (MAX_TEXT_BYTES + 1))
+    assert too_big.status_code == 413 and "limit" in too_big.json()["error"]
+    not_utf8 = lab.post("/api/uploads/text", content=b"\xff\xfe\xfa abc")
+    assert not_utf8.status_code == 400 and "UTF-8" in not_utf8.json()["error"]
+    assert lab.post("/api/runs", json={"resume": "nope"}).status_code == 400
+
+
+def test_uploaded_text_trains(lab):
+    text = ("the quick brown fox jumps over the lazy dog. " * 200).encode()
+    upload = lab.post("/api/uploads/text", content=text).json()
+    assert upload["chars"] == len(text)
+    run_id = start(lab, data="upload", upload=upload["id"], preset="bigram", steps=30, sample_every=0)
+    wait_until(lab, run_id, lambda s: s["state"] in ("finished", "error"))
+    assert lab.get(f"/api/runs/{run_id}").json()["state"] == "finished"
+    assert events(lab, run_id, "start")[0]["vocab_size"] == len(set(text.decode()))
+
+
+def test_queries_sandbox_and_inspector(lab):
+    run_id = start(lab, steps=50, sample_every=0)
+    wait_until(lab, run_id, lambda s: s["state"] == "finished")
+    logits = lab.post(f"/api/runs/{run_id}/query", json={"q": "logits", "prefix": "em"}).json()
+    assert len(logits["logits"]) == 27 and logits["labels"][logits["end_id"]] == "<end>"
+    names = lab.post(f"/api/runs/{run_id}/query", json={"q": "generate", "temperature": 0.5, "count": 7}).json()
+    assert len(names["samples"]) == 7
+    assert lab.post(f"/api/runs/{run_id}/query", json={"q": "generate", "temperature": 5.0}).status_code == 400
+    bad_char = lab.post(f"/api/runs/{run_id}/query", json={"q": "logits", "prefix": "Ω"})
+    assert bad_char.status_code == 400 and "vocabulary" in bad_char.json()["error"]
+    report = lab.post(f"/api/runs/{run_id}/query",
+                      json={"q": "inspect", "document": "emma", "param": "lm_head.weight", "apply": True}).json()
+    assert report["t"] == 51 and report["optimizer"] == "adam" and len(report["rows"]) == 8
+    for row, actual in zip(report["rows"], report["actual_delta"]):
+        # the update the inspector predicts is the update the engine applies (float32 engine)
+        assert actual == pytest.approx(row["delta"], rel=1e-3, abs=1e-7)
+        assert row["m_hat"] == pytest.approx(row["m"] / (1 - 0.85 ** 51))
+
+
+def test_same_seed_gives_identical_hashes_and_other_seed_differs(lab):
+    ids = [start(lab, steps=30, sample_every=0, seed=seed) for seed in ("twin", "twin")]
+    for run_id in ids:
+        wait_until(lab, run_id, lambda s: s["state"] == "finished")
+    hashes = [events(lab, r, "hash")[0]["hash"] for r in ids]
+    curves = [[s["loss"] for s in events(lab, r, "step")] for r in ids]
+    assert hashes[0] == hashes[1] and curves[0] == curves[1]
+    other = start(lab, steps=30, sample_every=0, seed="twim")
+    wait_until(lab, other, lambda s: s["state"] == "finished")
+    assert events(lab, other, "hash")[0]["hash"] != hashes[0]
+    assert [s["loss"] for s in events(lab, other, "step")] != curves[0]
+
+
+def test_pathology_lr10_is_diagnosed_as_diverged(lab):
+    run_id = start(lab, pathology="lr-10")
+    wait_until(lab, run_id, lambda s: s["state"] == "finished", timeout=60)
+    finished = events(lab, run_id, "finished")[0]
+    assert finished["reason"] == "diverged" and finished["iter"] <= 20
+    assert events(lab, run_id, "diagnosis")[0]["name"] == "diverged"
+    curve = lab.get("/api/pathologies/lr-10").json()["curve"]
+    assert curve is not None and curve["diagnosis"]["name"] == "diverged"
+
+
+def test_cycle_detail_describes_the_real_step(lab):
+    run_id = start(lab, steps=50, paused=True, detail=True)
+    wait_until(lab, run_id, lambda s: s["state"] == "paused")
+    lab.post(f"/api/runs/{run_id}/command", json={"cmd": "step", "n": 2})
+    wait_until(lab, run_id, lambda s: s["iter"] == 2)
+    details, steps = events(lab, run_id, "detail"), events(lab, run_id, "step")
+    assert [d["iter"] for d in details] == [1, 2]
+    for detail, step in zip(details, steps):
+        assert detail["loss"] == pytest.approx(step["loss"], rel=1e-5)       # same batch as the real step
+        assert detail["positions"][-1]["target"] == "<end>"
+        mean = sum(p["loss"] for p in detail["positions"]) / len(detail["positions"])
+        assert mean == pytest.approx(detail["loss"], rel=1e-4)
+        assert detail["example"]["m_hat"] == pytest.approx(detail["example"]["m"] / (1 - 0.85 ** detail["t"]))
+
+
+def test_cap_queues_runs_beyond_it():
+    app = create_app(max_active=1)
+    with TestClient(app) as client:
+        first = start(client, steps=100, paused=True)
+        second = start(client, steps=100, paused=True)
+        assert client.get(f"/api/runs/{second}").json()["state"] == "queued"
+        wait_until(client, first, lambda s: s["state"] == "paused")
+        assert client.get(f"/api/runs/{second}").json()["state"] == "queued"
+        client.delete(f"/api/runs/{first}")
+        wait_until(client, second, lambda s: s["state"] == "paused")
+
+
+def test_unwatched_runs_are_cleaned_up():
+    app = create_app(orphan_timeout=0.5)
+    with TestClient(app) as client:
+        run_id = start(client, steps=100, paused=True)
+        deadline = time.monotonic() + 15
+        while client.get(f"/api/runs/{run_id}").status_code != 404:
+            assert time.monotonic() < deadline, "the orphaned run was never cleaned up"
+            time.sleep(0.2)
+
+
+def test_token_is_required_on_every_request():
+    app = create_app(token="s3cret-token")
+    with TestClient(app) as client:
+        denied = client.get("/api/info")
+        assert denied.status_code == 401 and "token" in denied.json()["error"]
+        assert client.get("/api/info?token=wrong-token").status_code == 401
+        assert client.get("/api/info?token=s3cret-token").status_code == 200
+        assert client.get("/api/info", headers={"Authorization": "Bearer s3cret-token"}).status_code == 200
+        page = client.get("/?token=s3cret-token")
+        assert page.status_code == 200
+        assert client.get("/api/info").status_code == 200      # the page's cookie now carries it
