@@ -66,7 +66,8 @@ class TrainDisplay:
         if self._first_loss is None:
             self._first_loss = e.loss
         now = time.monotonic()
-        if self.progress is not None and (now - self._last_refresh > 0.1 or not math.isfinite(e.loss)):
+        last = self._start is not None and e.iter >= self._start.steps
+        if self.progress is not None and (now - self._last_refresh > 0.1 or last or not math.isfinite(e.loss)):
             self._last_refresh = now
             self.progress.update(self.task, completed=e.iter,
                                  info=f"loss {e.loss:.4f} · lr {e.lr:.2e} · {e.tokens_per_s:,.0f} tok/s")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from .. import __version__
 from ..errors import TinyLMError
@@ -62,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # warnings meant for the user (e.g. "this scalar step will take 45 s") read as one plain line
+    warnings.formatwarning = lambda message, category, *rest, **kw: f"tinylm: warning: {message}\n"
     try:
         return int(args.func(args) or 0)
     except TinyLMError as exc:
