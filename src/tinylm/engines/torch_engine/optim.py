@@ -1,0 +1,91 @@
+"""torch.optim optimizers configured to match ``training/optim.py`` formula for formula.
+
+    torch Adam:  m.lerp_(g, 1-b1) == b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
+                 p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)          (same as numpy's)
+    torch AdamW: p *= 1 - lr*wd, then the Adam update; decay only on the "decay" param group
+    torch SGD:   buf = momentum buf + g (dampening 0, buf starts as g == 0*momentum + g); p -= lr buf
+    clipping:    torch.nn.utils.clip_grad_norm_ scales by max_norm/(norm+1e-6) when that is < 1
+
+State crosses engines in numpy's layout: ``m.<name>``, ``v.<name>`` (Adam/AdamW), ``buf.<name>``
+(SGD with momentum), plus a step count.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ...errors import ConfigError
+from ...training.optim import OPTIMIZERS
+from ..base import OptimConfig
+
+
+def build_optimizer(named: dict[str, torch.nn.Parameter], cfg: OptimConfig, decay: set[str],
+                    fused: bool = False) -> torch.optim.Optimizer:
+    if cfg.name not in OPTIMIZERS:
+        raise ConfigError(f"unknown optimizer {cfg.name!r} (choose from {', '.join(OPTIMIZERS)})")
+    if cfg.name == "sgd":
+        return torch.optim.SGD(list(named.values()), lr=cfg.lr, momentum=cfg.momentum)
+    extra = {"fused": True} if fused else {}
+    betas = (cfg.beta1, cfg.beta2)
+    if cfg.name == "adam":
+        return torch.optim.Adam(list(named.values()), lr=cfg.lr, betas=betas, eps=cfg.eps, **extra)
+    decayed = [p for n, p in named.items() if n in decay]
+    plain = [p for n, p in named.items() if n not in decay]
+    groups = [{"params": decayed, "weight_decay": cfg.weight_decay}, {"params": plain, "weight_decay": 0.0}]
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr, betas=betas, eps=cfg.eps, **extra)
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def export_state(optimizer: torch.optim.Optimizer, named: dict[str, torch.nn.Parameter],
+                 cfg: OptimConfig) -> dict[str, np.ndarray]:
+    """numpy-layout state; zeros for slots torch has not created yet (before the first step)."""
+    out: dict[str, np.ndarray] = {}
+    for name, p in named.items():
+        state = optimizer.state.get(p, {})
+        if cfg.name in ("adam", "adamw"):
+            for key, torch_key in (("m", "exp_avg"), ("v", "exp_avg_sq")):
+                t = state.get(torch_key)
+                out[f"{key}.{name}"] = _to_numpy(t) if t is not None else np.zeros(tuple(p.shape), _np_dtype(p))
+        elif cfg.momentum:
+            t = state.get("momentum_buffer")
+            out[f"buf.{name}"] = _to_numpy(t) if t is not None else np.zeros(tuple(p.shape), _np_dtype(p))
+    return out
+
+
+def import_state(optimizer: torch.optim.Optimizer, named: dict[str, torch.nn.Parameter], cfg: OptimConfig,
+                 steps: int, state: dict[str, np.ndarray]) -> None:
+    keys = [("m", "exp_avg"), ("v", "exp_avg_sq")] if cfg.name in ("adam", "adamw") else (
+        [("buf", "momentum_buffer")] if cfg.momentum else [])
+    for name, p in named.items():
+        for key, _ in keys:
+            k = f"{key}.{name}"
+            if k not in state:
+                raise ConfigError(f"optimizer state lacks {k!r}")
+            if tuple(np.shape(state[k])) != tuple(p.shape):
+                raise ConfigError(f"optimizer state {k!r} has shape {tuple(np.shape(state[k]))}, "
+                                  f"expected {tuple(p.shape)}")
+    optimizer.state.clear()
+    if steps <= 0 or not keys:
+        return                     # fresh optimizer: torch creates its slots on the first step
+    fused = any(g.get("fused") for g in optimizer.param_groups)
+    for name, p in named.items():
+        slot: dict[str, torch.Tensor] = {}
+        for key, torch_key in keys:
+            value = np.asarray(state[f"{key}.{name}"])
+            slot[torch_key] = torch.as_tensor(value, dtype=p.dtype, device=p.device).clone()
+        if cfg.name in ("adam", "adamw"):
+            # torch keeps the step as a float32 scalar tensor (on the param's device when fused)
+            slot["step"] = torch.tensor(float(steps), dtype=torch.float32, device=p.device if fused else "cpu")
+        optimizer.state[p] = slot
+
+
+def _np_dtype(p: torch.Tensor) -> np.dtype:
+    return np.float64 if p.dtype == torch.float64 else np.float32
+
+
+def _to_numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().to("cpu", torch.float64 if t.dtype == torch.float64 else torch.float32).numpy().copy()
