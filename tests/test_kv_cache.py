@@ -57,6 +57,7 @@ def test_window_slides_past_block_size(name):
     block = engine.cfg.block_size
     x = tokens(2, 2 * block + 3, seed=1)
     decoder = engine.decoder()
+    assert decoder.slides_window                  # tells the sampler not to re-prime it
     decoder.reset(2)
     for t in range(x.shape[1]):
         step = decoder.step(x[:, t])

@@ -307,3 +307,82 @@ def test_bigram_learns_names_statistics():
     entropy = -np.mean(np.log(probs[stream[:-1], stream[1:]]))     # the bigram's best possible loss
     full = engine.loss(stream[None, :-1][:, :16], stream[None, 1:][:, :16])
     assert stats.loss < entropy + 0.15 and np.isfinite(full)
+
+
+# --- the documented equations, written out token by token -------------------------------------
+def _reference_activation(name: str, x: np.ndarray) -> np.ndarray:
+    import math
+    if name == "relu":
+        return np.maximum(x, 0)
+    if name == "tanh":
+        return np.tanh(x)
+    if name == "gelu":
+        return np.vectorize(lambda v: 0.5 * v * (1 + math.erf(v / math.sqrt(2))))(x)
+    return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+def _reference_gpt_logits(cfg: ModelConfig, p: dict, tokens: np.ndarray) -> np.ndarray:
+    def norm(v, prefix):
+        if cfg.norm == "rmsnorm":
+            out = v / np.sqrt(np.mean(v * v) + cfg.norm_eps)
+        else:
+            out = (v - v.mean()) / np.sqrt(v.var() + cfg.norm_eps)
+        out = out * p.get(f"{prefix}.weight", 1.0)
+        return out + p.get(f"{prefix}.bias", 0.0)
+
+    def linear(v, prefix):
+        return p[f"{prefix}.weight"] @ v + p.get(f"{prefix}.bias", 0.0)
+
+    hd = cfg.head_dim
+    keys = [[] for _ in range(cfg.n_layer)]
+    values = [[] for _ in range(cfg.n_layer)]
+    out = []
+    for pos, tok in enumerate(tokens):
+        x = p["wte"][tok] + p["wpe"][pos]
+        if cfg.embed_norm:
+            x = norm(x, "norm_emb")
+        for i in range(cfg.n_layer):
+            h = norm(x, f"h.{i}.norm1")
+            q = linear(h, f"h.{i}.attn.wq")
+            keys[i].append(linear(h, f"h.{i}.attn.wk"))
+            values[i].append(linear(h, f"h.{i}.attn.wv"))
+            heads = []
+            for head in range(cfg.n_head):
+                sl = slice(head * hd, (head + 1) * hd)
+                scores = np.array([q[sl] @ k[sl] for k in keys[i]]) / np.sqrt(hd)
+                w = np.exp(scores - scores.max())
+                w /= w.sum()
+                heads.append(sum(wj * v[sl] for wj, v in zip(w, values[i])))
+            x = x + linear(np.concatenate(heads), f"h.{i}.attn.wo")
+            h = norm(x, f"h.{i}.norm2")
+            x = x + linear(_reference_activation(cfg.activation, linear(h, f"h.{i}.mlp.fc1")), f"h.{i}.mlp.fc2")
+        if cfg.final_norm:
+            x = norm(x, "norm_f")
+        out.append((p["wte"] if cfg.tie_weights else p["lm_head.weight"]) @ x)
+    return np.array(out)
+
+
+def _reference_mlp_logits(cfg: ModelConfig, p: dict, tokens: np.ndarray) -> np.ndarray:
+    V, k = cfg.vocab_size, cfg.context
+    padded = [V] * (k - 1) + list(tokens)
+    out = []
+    for t in range(len(tokens)):
+        window = padded[t:t + k]                       # oldest first, pad row V before the start
+        e = np.concatenate([p["wte"][j] for j in window])
+        h = _reference_activation(cfg.activation, p["fc1.weight"] @ e + p.get("fc1.bias", 0.0))
+        if cfg.tie_weights:
+            out.append(p["wte"][:V] @ (p["fc2.weight"] @ h + p.get("fc2.bias", 0.0)))
+        else:
+            out.append(p["lm_head.weight"] @ h + p.get("lm_head.bias", 0.0))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("name", [n for n in CONFIGS if n != "bigram"])
+def test_logits_match_the_documented_equations(name):
+    cfg = ModelConfig(**{**CONFIGS[name], "init_std": 0.5})
+    engine = make_engine(cfg, jitter=0.3)
+    x, _ = batch(cfg)
+    params = engine.get_params()
+    reference = _reference_gpt_logits if cfg.family == "gpt" else _reference_mlp_logits
+    expected = np.stack([reference(cfg, params, row) for row in x])
+    np.testing.assert_allclose(engine.logits(x), expected, rtol=0, atol=1e-12)

@@ -39,9 +39,9 @@ def check_op(forward, backward, inputs: list[np.ndarray], grad_of: list[int], se
 
 
 # --- embedding --------------------------------------------------------------------------------
-@pytest.mark.parametrize("one_hot_limit", [1 << 22, 0], ids=["one-hot", "sorted"])
-def test_embedding_gradient(one_hot_limit, monkeypatch):
-    monkeypatch.setattr(ops, "ONE_HOT_LIMIT", one_hot_limit)
+@pytest.mark.parametrize("one_hot_max_rows", [1000, 0], ids=["one-hot", "sorted"])
+def test_embedding_gradient(one_hot_max_rows, monkeypatch):
+    monkeypatch.setattr(ops, "ONE_HOT_MAX_ROWS", one_hot_max_rows)
     table = rng().standard_normal((7, 5))
     idx = np.array([[0, 3, 3, 6], [6, 6, 1, 0]])   # repeats and an unused row (2, 4, 5)
 
@@ -57,8 +57,8 @@ def test_scatter_add_rows_paths_agree():
     expected = np.zeros((50, 8))
     for n, r in enumerate(idx):
         expected[r] += dout[n]
-    np.testing.assert_allclose(ops.scatter_add_rows(dout, idx, 50), expected, atol=1e-12)
-    np.testing.assert_allclose(ops.scatter_add_rows(dout, idx, 50, one_hot_limit=0), expected, atol=1e-12)
+    np.testing.assert_allclose(ops.scatter_add_rows(dout, idx, 50, one_hot_max_rows=100), expected, atol=1e-12)
+    np.testing.assert_allclose(ops.scatter_add_rows(dout, idx, 50, one_hot_max_rows=0), expected, atol=1e-12)
 
 
 # --- linear -----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import numpy as np
 from ...errors import ConfigError
 from ..base import Decoder
 from .gpt import GPT
-from .mlp import MLP, context_windows
+from .mlp import MLP
 from .ops import linear_forward, residual_forward
 
 
@@ -29,6 +29,8 @@ def _check_tokens(tokens: np.ndarray, batch_size: int, vocab_size: int) -> np.nd
 
 class WindowDecoder(Decoder):
     """Bigram and MLP: the logits depend only on the last ``context`` tokens."""
+
+    slides_window = True        # any number of steps; the sampler need not re-feed anything
 
     def __init__(self, model):
         self.model = model
@@ -60,6 +62,8 @@ class WindowDecoder(Decoder):
 
 class KVCacheDecoder(Decoder):
     """GPT: keys and values of every layer for positions 0..position-1, [B, H, block, hd]."""
+
+    slides_window = True        # past block_size it crops to the last block itself (see module doc)
 
     def __init__(self, model: GPT):
         self.model = model
@@ -136,4 +140,4 @@ def make_decoder(model) -> Decoder:
     return KVCacheDecoder(model) if isinstance(model, GPT) else WindowDecoder(model)
 
 
-__all__ = ["KVCacheDecoder", "WindowDecoder", "make_decoder", "context_windows"]
+__all__ = ["KVCacheDecoder", "WindowDecoder", "make_decoder"]

@@ -96,8 +96,8 @@ class GPT(NumpyModel):
         da, grads[f"{prefix}.attn.wo.weight"], db = linear_backward(dbranch, cache["wo"])
         if bias:
             grads[f"{prefix}.attn.wo.bias"] = db
-        dq, dk, dv = attention_backward(da, cache["attn"])
-        dqkv = np.concatenate([dq, dk, dv], axis=-1)
+        dqkv = np.empty(da.shape[:-1] + (3 * C,), dtype=da.dtype)
+        attention_backward(da, cache["attn"], out=dqkv)      # dq, dk, dv side by side
         dh, dw_qkv, db_qkv = linear_backward(dqkv, cache["qkv"])
         for j, proj in enumerate(("wq", "wk", "wv")):
             grads[f"{prefix}.attn.{proj}.weight"] = dw_qkv[j * C:(j + 1) * C]
