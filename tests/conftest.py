@@ -9,8 +9,8 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 ARTIFACTS = REPO / "artifacts"
 
-# keep BLAS single-threaded-ish and deterministic in tests
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")
+# one BLAS thread: faster for tiny models and steady when tests share the cores
+os.environ["OPENBLAS_NUM_THREADS"] = "1"  # tiny test models: threads only add overhead
 
 
 def shared_file(name: str) -> Path:

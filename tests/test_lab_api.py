@@ -87,10 +87,10 @@ def test_run_trains_streams_samples_and_finishes_below_uniform(lab):
 
 
 def test_pause_and_single_steps_keep_the_exact_iter(lab):
-    run_id = start(lab, steps=400, paused=True)
+    run_id = start(lab, steps=10_000, paused=True)   # long enough that a pause lands mid-run (~2000 it/s)
     wait_until(lab, run_id, lambda s: s["state"] == "paused")
     assert lab.post(f"/api/runs/{run_id}/command", json={"cmd": "step", "n": 3}).status_code == 200
-    summary = wait_until(lab, run_id, lambda s: s["iter"] == 3 and s["state"] == "paused")
+    wait_until(lab, run_id, lambda s: s["iter"] == 3 and s["state"] == "paused")
     time.sleep(0.3)
     assert lab.get(f"/api/runs/{run_id}").json()["iter"] == 3          # paused means no more steps
     lab.post(f"/api/runs/{run_id}/command", json={"cmd": "resume"})
@@ -101,7 +101,7 @@ def test_pause_and_single_steps_keep_the_exact_iter(lab):
     assert lab.get(f"/api/runs/{run_id}").json()["iter"] == paused["iter"]
     lab.post(f"/api/runs/{run_id}/command", json={"cmd": "resume"})
     wait_until(lab, run_id, lambda s: s["state"] == "finished")
-    assert [s["iter"] for s in events(lab, run_id, "step")] == list(range(1, 401))  # no iter lost or repeated
+    assert [s["iter"] for s in events(lab, run_id, "step")] == list(range(1, 10_001))  # no iter lost/repeated
     assert lab.delete(f"/api/runs/{run_id}").status_code == 200
     assert lab.get(f"/api/runs/{run_id}").status_code == 404
 
@@ -148,6 +148,62 @@ def test_uploaded_text_trains(lab):
     assert events(lab, run_id, "start")[0]["vocab_size"] == len(set(text.decode()))
 
 
+def run_to_checkpoint(client, run_id, steps):
+    wait_until(client, run_id, lambda s: s["state"] == "paused")
+    client.post(f"/api/runs/{run_id}/command", json={"cmd": "step", "n": steps})
+    wait_until(client, run_id, lambda s: s["iter"] == steps and s["state"] == "paused")
+    checkpoint = client.get(f"/api/runs/{run_id}/checkpoint")
+    assert checkpoint.status_code == 200
+    client.post(f"/api/runs/{run_id}/command", json={"cmd": "step", "n": 1})
+    wait_until(client, run_id, lambda s: s["iter"] == steps + 1)
+    return checkpoint.content, events(client, run_id, "step")[-1]["loss"]
+
+
+def test_checkpoint_of_an_uploaded_text_run_resumes_exactly(lab):
+    text = "\n".join(f"{a}{b}{c}" for a in "abcdef" for b in "aeiou" for c in "lmnrst") + "\n"
+    upload = lab.post("/api/uploads/text", content=text.encode()).json()
+    run_id = start(lab, data="upload", upload=upload["id"], preset="bigram", steps=40, paused=True, seed="up")
+    checkpoint, uninterrupted = run_to_checkpoint(lab, run_id, 10)
+    lab.delete(f"/api/runs/{run_id}")
+
+    from tinylm.checkpoints import load_checkpoint
+    source = load_checkpoint(checkpoint).meta["train"]["data"]["source"]
+    assert source == f"text:{upload['sha256']}"           # the text by hash, never a (temp) path
+    resumed = start(lab, resume=lab.post("/api/uploads/checkpoint", content=checkpoint).json()["id"], paused=True)
+    wait_until(lab, resumed, lambda s: s["state"] == "paused")
+    lab.post(f"/api/runs/{resumed}/command", json={"cmd": "step", "n": 1})
+    wait_until(lab, resumed, lambda s: s["iter"] == 11)
+    assert events(lab, resumed, "step")[-1]["loss"] == uninterrupted
+
+    # a fresh lab does not hold the text: a readable refusal, then the same file uploaded again works
+    with TestClient(create_app(max_active=1)) as fresh:
+        fresh.registry = fresh.app.state.registry
+        ckpt_id = fresh.post("/api/uploads/checkpoint", content=checkpoint).json()["id"]
+        refused = fresh.post("/api/runs", json={"resume": ckpt_id})
+        assert refused.status_code == 400 and "upload that text file again" in refused.json()["error"]
+        assert fresh.post("/api/uploads/text", content=text.encode()).json()["id"] == upload["id"]
+        again = start(fresh, resume=ckpt_id, paused=True)
+        wait_until(fresh, again, lambda s: s["state"] == "paused")
+        fresh.post(f"/api/runs/{again}/command", json={"cmd": "step", "n": 1})
+        wait_until(fresh, again, lambda s: s["iter"] == 11)
+        assert events(fresh, again, "step")[-1]["loss"] == uninterrupted
+
+
+def test_a_checkpoint_naming_a_local_file_never_makes_the_server_read_it(lab, tmp_path):
+    from tinylm.checkpoints import checkpoint_bytes, load_checkpoint
+    run_id = start(lab, preset="bigram", steps=20, paused=True)
+    checkpoint, _ = run_to_checkpoint(lab, run_id, 2)
+    ckpt = load_checkpoint(checkpoint)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top secret server file\n" * 50)
+    meta = dict(ckpt.meta, train={**ckpt.meta["train"], "data": {**ckpt.meta["train"]["data"], "source": str(secret)}})
+    forged = checkpoint_bytes(ckpt.params, ckpt.optimizer_steps, ckpt.optimizer_state, meta)
+    upload_id = lab.post("/api/uploads/checkpoint", content=forged).json()["id"]
+    refused = lab.post("/api/runs", json={"resume": upload_id})
+    assert refused.status_code == 400 and "secret.txt" in refused.json()["error"]
+    assert "does not open" in refused.json()["error"]
+
+
 def test_queries_sandbox_and_inspector(lab):
     run_id = start(lab, steps=50, sample_every=0)
     wait_until(lab, run_id, lambda s: s["state"] == "finished")
@@ -188,6 +244,19 @@ def test_pathology_lr10_is_diagnosed_as_diverged(lab):
     assert events(lab, run_id, "diagnosis")[0]["name"] == "diverged"
     curve = lab.get("/api/pathologies/lr-10").json()["curve"]
     assert curve is not None and curve["diagnosis"]["name"] == "diverged"
+
+
+@pytest.mark.parametrize("name", ["healthy", "lr-10", "no-warmup", "dead", "overfit", "bad-init"])
+def test_recorded_pathology_curves_match_their_presets(name):
+    """The faint canonical curve must come from the preset the button runs (re-record after a change)."""
+    from tinylm.lab import pathologies
+    curve = pathologies.canonical_curve(name)
+    assert curve is not None, f"{name}: run scripts/record_pathologies.py {name}"
+    assert curve["config"] == pathologies.preset_config(name), \
+        f"{name}: the preset changed since its curve was recorded; run scripts/record_pathologies.py {name}"
+    assert curve["steps"] == curve["config"]["train"]["steps"]
+    if curve["diagnosis"]["name"] != "diverged":
+        assert len(curve["loss"]) == curve["steps"]
 
 
 def test_cycle_detail_describes_the_real_step(lab):

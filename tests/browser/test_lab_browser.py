@@ -105,6 +105,34 @@ def test_pathology_lr10_shows_nan_diagnosis(page):
     shot(page, "breaks", "#breaks")
 
 
+def test_chart_ticks_are_nice_numbers_with_clean_labels(page):
+    ticks = page.evaluate("""import('./static/js/chart.js').then(({niceTicks}) =>
+        [[0, 1], [0, 300], [2.13, 3.47], [0, 2.0e26], [3.29583, 3.29584]].map(([lo, hi]) => niceTicks(lo, hi, 5)))""")
+    assert ticks[0]["labels"] == ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]   # not 0.6000000000000001
+    assert ticks[1]["labels"] == ["0", "100", "200", "300"]
+    assert ticks[2]["labels"] == ["2.0", "2.5", "3.0", "3.5"]
+    assert ticks[3]["labels"][:3] == ["0", "5e25", "1e26"]
+    for t in ticks:   # every step is 1, 2 or 5 x 10^k and every label is short
+        mantissa = t["step"] / 10 ** math.floor(math.log10(t["step"]) + 1e-9)
+        assert any(abs(mantissa - m) < 1e-9 for m in (1, 2, 5)), t
+        assert all(len(label) <= 10 for label in t["labels"]), t
+
+
+def test_all_six_pathologies_show_their_diagnosis_over_the_recorded_curve(page):
+    expected = {"healthy": "healthy", "lr-10": "diverged", "no-warmup": "unstable", "dead": "dead",
+                "overfit": "overfitting", "bad-init": "bad init"}
+    shot(page, "breaks-empty", "#breaks")
+    page.click("#breaks-all")
+    for name, diagnosis in expected.items():
+        page.wait_for_function(f"document.querySelector('#break-{name} .diag').dataset.name === {diagnosis!r}",
+                               timeout=90_000)
+    # every card drew its live curve over the recorded one (both series hold points)
+    drawn = page.evaluate("""Object.fromEntries(Object.entries(window.tinylab.breaks.cards).map(([name, card]) =>
+        [name, ['canon', 'live'].map((s) => card.chart.series.get(s).points.length)]))""")
+    assert all(canon > 0 and live > 0 for canon, live in drawn.values()), drawn
+    shot(page, "breaks-all", "#breaks")
+
+
 def test_temperature_reshapes_bars_but_not_their_ranking(page):
     start_names_run(page, steps=150, sample_every=0)
     page.wait_for_function("window.tinylab.runner.state === 'finished'", timeout=60_000)
@@ -129,7 +157,7 @@ def test_temperature_reshapes_bars_but_not_their_ranking(page):
 
 
 def test_checkpoint_download_then_upload_continues_exactly(page, tmp_path):
-    page.fill("#steps", "200")
+    page.fill("#steps", "20000")          # long enough that the pause lands mid-run (microgpt: ~2000 it/s)
     page.fill("#seed", "ckpt")
     page.fill("#sample-every", "0")
     page.click("#start")

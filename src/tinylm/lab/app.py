@@ -35,6 +35,7 @@ from .protocol import (MAX_CHECKPOINT_BYTES, MAX_TEXT_BYTES, ProtocolError, pars
                        parse_run_request)
 from .runs import LabBusy, RunNotFound, RunRegistry
 from .security import COOKIE_NAME, token_from, token_matches
+from .texts import BUILTIN, TextNotAvailable, TextStore, sha_of_source
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_UPLOADS = 16
@@ -114,7 +115,8 @@ def validate_checkpoint(data: bytes) -> dict:
 def create_app(token: str | None = None, max_active: int = 2, orphan_timeout: float = 300.0,
                max_runs: int = 12) -> FastAPI:
     registry = RunRegistry(max_active=max_active, orphan_timeout=orphan_timeout, max_runs=max_runs)
-    uploads: collections.OrderedDict[str, tuple[str, bytes, dict]] = collections.OrderedDict()
+    uploads: collections.OrderedDict[str, tuple[str, bytes, dict]] = collections.OrderedDict()  # checkpoints
+    texts = TextStore()      # uploaded texts by sha256: a run (or a checkpoint of it) refers to them by hash
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -132,6 +134,7 @@ def create_app(token: str | None = None, max_active: int = 2, orphan_timeout: fl
     app = FastAPI(title="tinylm lab", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.registry = registry
     app.state.uploads = uploads
+    app.state.texts = texts
 
     @app.exception_handler(TinyLMError)
     async def user_error(request: Request, exc: TinyLMError):
@@ -185,7 +188,36 @@ def create_app(token: str | None = None, max_active: int = 2, orphan_timeout: fl
             raise ProtocolError("the text file needs at least two distinct characters")
         about = {"bytes": len(data), "chars": len(text), "lines": text.count("\n") + 1,
                  "vocab": len(set(text))}
-        return {"id": remember("text", data, about), **about}
+        digest = texts.add(text, in_use=texts_in_use())
+        return {"id": digest, "sha256": digest, **about}
+
+    def texts_in_use() -> set[str]:
+        return {r.spec["text_sha"] for r in registry.runs.values() if r.spec.get("text_sha")}
+
+    def text_for(digest: str) -> str | None:
+        return texts.get(digest) or pathologies.generated_text(digest)
+
+    def resume_text(about: dict, upload_id: str) -> str | None:
+        """The text a checkpoint's run trained on (None: a built-in source the worker loads itself).
+
+        Only built-in sources and texts held by hash are ever used: a path recorded in an uploaded
+        checkpoint is never opened (it would let a client make the server read its files)."""
+        source = about["data"]
+        if source in BUILTIN:
+            return None
+        digest = sha_of_source(source)
+        if digest is not None:
+            text = text_for(digest)
+            if text is None:
+                raise TextNotAvailable(f"this checkpoint trained on an uploaded text (sha256 {digest[:12]}…) that "
+                                       "this lab does not hold; upload that text file again, then the checkpoint")
+            return text
+        text = texts.get(upload_id) if upload_id else None
+        if text is None:
+            name = source.replace("\\", "/").rsplit("/", 1)[-1][:60]
+            raise TextNotAvailable(f"this checkpoint trained on a local file ({name}) that the lab does not open; "
+                                   "upload the same text file first (data: upload .txt), then the checkpoint")
+        return text
 
     @app.post("/api/uploads/checkpoint")
     async def upload_checkpoint(request: Request):
@@ -200,8 +232,13 @@ def create_app(token: str | None = None, max_active: int = 2, orphan_timeout: fl
         if req.resume:
             spec["checkpoint"], about = upload(req.resume, "checkpoint")
             spec["resumed"] = about
+            spec["text"] = resume_text(about, req.upload)
         elif req.data == "upload":
-            spec["text"] = upload(req.upload, "text")[0].decode("utf-8")
+            spec["text"] = texts.get(req.upload)
+            if spec["text"] is None:
+                raise ProtocolError(f"no uploaded text {req.upload!r} (upload it again)")
+        if spec["text"] is not None:
+            spec["text_sha"] = texts.add(spec["text"], in_use=texts_in_use())   # kept while the run needs it
         if req.engine not in engines_available():
             raise ProtocolError(f"the {req.engine} engine is not installed here")
         run = registry.create(req, spec)

@@ -53,7 +53,7 @@ def diagnose(losses: list[float], evals: list[tuple[int, float, float]], uniform
     spike = max(range(1, len(losses)), key=losses.__getitem__, default=0)
     if spike and losses[spike] > losses[0] + 1.0:
         return Diagnosis("unstable", f"unstable: the loss shot up to {losses[spike]:.1f} at iter {spike + 1} (it started "
-                                     f"at {losses[0]:.2f}) — the learning rate is too high without warmup")
+                                     f"at {losses[0]:.2f}) — the learning rate is too high: lower it, or warm up to it")
     curve = smooth(losses, max(20, len(losses) // 10))  # batch-1 runs are noisy: smooth over more
     if len(curve) >= 20 and min(curve) > uniform - 0.05:
         return Diagnosis("dead", f"dead: the loss stays at ln V = {uniform:.2f} for {len(curve)} iters although "
@@ -61,7 +61,7 @@ def diagnose(losses: list[float], evals: list[tuple[int, float, float]], uniform
     best = min(range(len(curve)), key=curve.__getitem__)
     if curve[-1] > curve[best] + 0.3:
         return Diagnosis("unstable", f"unstable: the loss fell to {curve[best]:.2f} by iter {best + 1}, then climbed "
-                                     f"back to {curve[-1]:.2f} — the learning rate is too high without warmup")
+                                     f"back to {curve[-1]:.2f} — the learning rate is too high: lower it, or warm up to it")
     if evals:
         last_it, last_train, last_val = evals[-1]
         best_val = min(v for _, _, v in evals)

@@ -8,8 +8,6 @@ so a paused run resumes at exactly the iteration it stopped at.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import traceback
 from typing import Any
 
@@ -18,23 +16,40 @@ import numpy as np
 from ..errors import TinyLMError
 from .diagnosis import diagnose
 from .introspect import cycle_detail_after, cycle_detail_before, inspect_update, next_char_logits, weights_hash
+from .texts import BUILTIN, TextNotAvailable, corpus_from_text, source_for
 
 
 def build_trainer(spec: dict):
-    """A Trainer for a validated run spec (see ``runs.worker_spec``)."""
+    """A Trainer for a validated run spec (see ``app.start_run``) and the text it trains on (or None).
+
+    A text that is not a built-in source (an upload, the overfit pathology's tiny corpus) is handed to
+    the Trainer as an in-memory Corpus, and the run records it as ``text:<sha256>``: no file path ever
+    enters the run's config or its checkpoints."""
     from ..presets import get_preset
     from ..training.config import DataConfig
     from ..training.loop import Trainer
     from .pathologies import pathology_configs
 
     engine = spec["engine"]
+    text = spec.get("text")
     if spec.get("checkpoint") is not None:
-        return Trainer(engine=engine, resume_from=spec["checkpoint"], run_dir=None), None
+        corpus = None
+        if text is not None:
+            from ..checkpoints import load_checkpoint
+            from ..training.config import TrainConfig
+            saved = TrainConfig.from_dict(load_checkpoint(spec["checkpoint"]).meta["train"])
+            corpus = corpus_from_text(text, saved.data, saved.seed)
+        elif spec.get("resumed", {}).get("data") not in (None, *BUILTIN):
+            raise TextNotAvailable("the checkpoint's training text is not available to the lab")
+        trainer = Trainer(engine=engine, resume_from=spec["checkpoint"], run_dir=None, corpus=corpus)
+        if text is not None:
+            trainer.train_cfg.data.source = source_for(text)
+        return trainer, text
     if spec.get("pathology"):
         model_cfg, train_cfg, text = pathology_configs(spec["pathology"], spec["seed"])
     else:
         preset = get_preset(spec["preset"])
-        model_cfg, train_cfg, text = preset.model, preset.train, None
+        model_cfg, train_cfg = preset.model, preset.train
         train_cfg.seed = spec["seed"]
         if spec.get("steps"):
             train_cfg.steps = spec["steps"]
@@ -44,20 +59,13 @@ def build_trainer(spec: dict):
         if spec["data"] == "shakespeare":
             train_cfg.data = DataConfig(source="shakespeare", mode="stream")
         elif spec["data"] == "upload":
-            text = spec["text"]
-            train_cfg.data = DataConfig(source="upload", mode="auto")
-    tmp_path = None
+            train_cfg.data = DataConfig(source=source_for(text), mode="auto")
+    corpus = None
     if text is not None:
-        # uploaded (or generated) text lives in a server-made temp file; no client path is ever used
-        fd, tmp_path = tempfile.mkstemp(prefix="tinylm-lab-", suffix=".txt")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        train_cfg.data.source = tmp_path
-    try:
-        trainer = Trainer(model_cfg, train_cfg, engine=engine, preset=spec.get("pathology") or spec["preset"])
-    finally:
-        if tmp_path is not None:
-            os.unlink(tmp_path)
+        corpus = corpus_from_text(text, train_cfg.data, train_cfg.seed)
+        train_cfg.data.source = source_for(text)
+    trainer = Trainer(model_cfg, train_cfg, engine=engine, preset=spec.get("pathology") or spec["preset"],
+                      corpus=corpus)
     return trainer, text
 
 
@@ -224,7 +232,6 @@ class Session:
 
 def worker_main(spec: dict, commands, events) -> None:
     """Process entry point (must be importable for the spawn context)."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         Session(spec, commands, events).main()
     except (EOFError, BrokenPipeError, KeyboardInterrupt):

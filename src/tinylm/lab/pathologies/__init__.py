@@ -18,6 +18,9 @@ from ...training.config import DataConfig, TrainConfig
 HERE = Path(__file__).resolve().parent
 SEED = "pathology"
 OVERFIT_DOCS = 64          # tiny corpus: the first 64 names, half of them held out for validation
+STEPS = 200                # every run ~2-5 s on one core
+INIT_STD = 0.02
+BAD_INIT_STD = 0.2
 
 
 @dataclass(frozen=True)
@@ -29,32 +32,36 @@ class Pathology:
 
 
 PATHOLOGIES: dict[str, Pathology] = {p.name: p for p in [
-    Pathology("healthy", "Healthy", "Adam lr 1e-2 with 30 warmup iters, cosine decay",
+    Pathology("healthy", "Healthy", "Adam, 20 warmup iters to lr 3e-3, cosine decay",
               "falls smoothly toward the bigram line"),
     Pathology("lr-10", "lr = 10", "learning rate 10 (plain SGD, no warmup)",
               "NaN within a few iters: updates overshoot until the numbers overflow"),
-    Pathology("no-warmup", "No warmup", "Adam at lr 1e-1 from iter 1 (no warmup, no decay)",
-              "the first updates overshoot: the loss shoots far above ln V, then slowly recovers"),
+    Pathology("no-warmup", "lr 1e-2, no warmup", "Adam at lr 1e-2 from iter 1 (no warmup, no decay)",
+              "falls normally for ~40 iters, then unwinds: the loss climbs back far above ln V and only "
+              "slowly recovers (on this model a warmup to lr 1e-2 only delays it: the peak lr is too high)"),
     Pathology("dead", "Dead (zero init)", "every weight initialised to 0",
               "loss stays at ln V although updates are taken: no gradient flows"),
-    Pathology("overfit", "Overfit", f"{OVERFIT_DOCS} names only (half held out), long training",
+    Pathology("overfit", "Overfit", f"{OVERFIT_DOCS} names only (half held out), no lr decay",
               "train loss goes toward 0 while val rises"),
-    Pathology("bad-init", "Bad init", "initial weights with std 1.0 instead of 0.08",
-              "starts far above ln V (confidently wrong), a hockey-stick curve"),
+    Pathology("bad-init", "Bad init", f"initial weights with std {BAD_INIT_STD} instead of {INIT_STD}",
+              "starts far above ln V (confidently wrong): a hockey stick that spends most of the run unlearning"),
 ]}
 
 
 def base_model() -> ModelConfig:
-    # microgpt's block, two layers of 32: no final norm, so a runaway lr can really overflow
-    return ModelConfig(family="gpt", block_size=16, n_embd=32, n_layer=2, n_head=4, norm="rmsnorm",
-                       norm_affine=False, embed_norm=True, final_norm=False, activation="relu", bias=False,
-                       tie_weights=False, init_std=0.08)
+    # Found by a search over small GPTs (width, depth, norm, init, Adam betas) for one where Adam at lr 1e-2
+    # without warmup falls normally, then unwinds. What makes it fragile: no final norm before a head tied
+    # to the embedding (the logits scale with the growing residual stream), and beta1 0.5 (little momentum
+    # averaging, so noisy steps land at full size). At lr 3e-3 with warmup it trains smoothly.
+    return ModelConfig(family="gpt", block_size=16, n_embd=96, n_layer=2, n_head=4, norm="layernorm",
+                       norm_affine=False, embed_norm=True, final_norm=False, activation="gelu", bias=False,
+                       tie_weights=True, init_std=INIT_STD)
 
 
 def base_train(seed: str) -> TrainConfig:
-    return TrainConfig(steps=300, batch_size=16, schedule="cosine", warmup=30, min_lr=1e-3, eval_every=25,
+    return TrainConfig(steps=STEPS, batch_size=16, schedule="cosine", warmup=20, min_lr=3e-4, eval_every=20,
                        eval_batches=4, sample_every=0, seed=seed,
-                       optim=OptimConfig(name="adam", lr=1e-2, beta1=0.9, beta2=0.99),
+                       optim=OptimConfig(name="adam", lr=3e-3, beta1=0.5, beta2=0.99),
                        data=DataConfig(source="names", mode="documents"))
 
 
@@ -63,22 +70,41 @@ def pathology_configs(name: str, seed: str = SEED) -> tuple[ModelConfig, TrainCo
     if name not in PATHOLOGIES:
         raise ConfigError(f"unknown pathology {name!r} (choose from {', '.join(PATHOLOGIES)})")
     model, train, text = base_model(), base_train(seed), None
+    constant = dict(warmup=0, schedule="constant")
     if name == "lr-10":
-        train = replace(train, warmup=0, schedule="constant", optim=OptimConfig(name="sgd", lr=10.0))
+        train = replace(train, **constant, optim=OptimConfig(name="sgd", lr=10.0))
     elif name == "no-warmup":
-        # on this model lr 1e-2 without warmup stays healthy (measured); 1e-1 is where it breaks
-        train = replace(train, warmup=0, schedule="constant", optim=replace(train.optim, lr=1e-1))
+        train = replace(train, **constant, optim=replace(train.optim, lr=1e-2))
     elif name == "dead":
         model = replace(model, init_std=0.0)
     elif name == "overfit":
         from ...data import load_text_source
         names = [line.strip() for line in load_text_source("names", quiet=True).splitlines() if line.strip()]
         text = "\n".join(names[:OVERFIT_DOCS]) + "\n"
-        train = replace(train, steps=200, warmup=0, schedule="constant", batch_size=32, eval_every=10,
+        train = replace(train, schedule="constant", batch_size=32, eval_every=10,
                         data=DataConfig(source="overfit", mode="documents", val_fraction=0.5))
     elif name == "bad-init":
-        model = replace(model, init_std=1.0)
+        model = replace(model, init_std=BAD_INIT_STD)
     return model, train, text
+
+
+def preset_config(name: str, seed: str = SEED) -> dict:
+    """The config a pathology run trains with, as JSON (what a recorded curve must have been made with)."""
+    from ..texts import source_for
+    model, train, text = pathology_configs(name, seed)
+    if text is not None:
+        train.data.source = source_for(text)
+    return json.loads(json.dumps({"model": model.to_dict(), "train": train.to_dict()}))
+
+
+def generated_text(digest: str) -> str | None:
+    """A corpus a pathology makes for itself (the overfit run's few names), looked up by its sha256."""
+    from ..texts import sha256_of
+    for name in PATHOLOGIES:
+        text = pathology_configs(name)[2]
+        if text is not None and sha256_of(text) == digest:
+            return text
+    return None
 
 
 def canonical_curve(name: str) -> dict | None:

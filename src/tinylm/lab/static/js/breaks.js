@@ -21,7 +21,8 @@ export class Breaks {
       this.loadCanonical(p.name);
     }
     document.getElementById('breaks-all').onclick = guarded(async () => {
-      for (const name of Object.keys(this.cards)) await this.run(name, true);
+      // all at once: the server trains as many as its cap allows and queues the rest
+      await Promise.all(Object.keys(this.cards).map((name) => this.run(name, true)));
     });
   }
 
@@ -30,10 +31,12 @@ export class Breaks {
     const card = this.cards[name];
     card.canonical = curve;
     if (!curve) return;
-    card.chart.setXMax(curve.steps);
+    // a run that breaks in a few iters is drawn over a short x range, so its curve is not a sliver
+    card.xmax = curve.diagnosis.name === 'diverged' ? Math.max(10, 2 * curve.loss.length) : curve.steps;
+    card.chart.setXMax(card.xmax);
     card.chart.setRefs([{y: curve.uniform, label: `ln V ${curve.uniform.toFixed(2)}`}]);
-    card.chart.setSeries('canon', curve.loss.map((y, i) => [i + 1, num(y)]), {color: '#9ca3af', alpha: 0.45, width: 1});
-    if (curve.val.length) card.chart.setSeries('canon-val', curve.val.map(([x, y]) => [x, num(y)]), {color: '#fdba74', alpha: 0.6, width: 1});
+    card.chart.setSeries('canon', curve.loss.map((y, i) => [i + 1, num(y)]), {color: '#9ca3af', alpha: 0.4, width: 5});
+    if (curve.val.length) card.chart.setSeries('canon-val', curve.val.map(([x, y]) => [x, num(y)]), {color: '#fdba74', alpha: 0.5, width: 4});
   }
 
   run(name, wait = false) {
@@ -52,7 +55,7 @@ export class Breaks {
         card.stream = new RunStream(id, (m) => {
           if (m.event === 'step') { card.losses.push(num(m.loss)); card.chart.addPoint('live', m.iter, num(m.loss)); }
           else if (m.event === 'eval' && m.iter > 0) card.chart.addPoint('val', m.iter, num(m.val_loss));
-          else if (m.event === 'start') { card.chart.setXMax(m.steps); }
+          else if (m.event === 'start') { card.chart.setXMax(card.xmax || m.steps); }
           else if (m.event === 'status') card.state = m.state;
           else if (m.event === 'diagnosis') {
             card.diagnosis = m; card.diag.textContent = m.message;

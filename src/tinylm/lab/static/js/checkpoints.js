@@ -18,7 +18,8 @@ export class Checkpoints {
       try {
         const up = await postBytes('api/uploads/checkpoint', file);
         const runner = lab.runner;
-        await runner.start({resume: up.id, engine: $('engine').value, paused: true});
+        // an uploaded text goes along: a checkpoint trained on a local file continues on it (vocab checked)
+        await runner.start({resume: up.id, upload: lab.textUpload || '', engine: $('engine').value, paused: true});
         this.resumed = up;
         $('ck-info').textContent = `loaded ${file.name}: ${up.preset}, iter ${up.iter} of ${up.steps} — ` +
           'press Resume or Single step to continue exactly where it left off';

@@ -58,8 +58,9 @@ async function main() {
       $('notice').textContent = 'paused while the tab is hidden';
     } else if (!document.hidden && lab.autoPaused) {
       lab.autoPaused = false;
+      const at = runner.iter;          // read before resuming: steps stream in while the command is answered
       await command(runner.id, 'resume');
-      $('notice').textContent = `resumed at iter ${runner.iter} when the tab came back`;
+      $('notice').textContent = `resumed at iter ${at} when the tab came back`;
     }
   }));
 }
