@@ -38,7 +38,7 @@ class ModelConfig:
     activation: str = "relu"  # relu | gelu (exact erf) | gelu_tanh | tanh
     bias: bool = False        # biases on linear layers (and layernorm, when affine)
     tie_weights: bool = False  # output head shares wte
-    init: str = "normal"      # normal | zeros (bigram)
+    init: str = "normal"      # normal (std init_std) | zeros (bigram) | torch (PyTorch defaults, as makemore)
     init_std: float = 0.02
     scaled_residual_init: bool = False  # nanoGPT: residual projections std / sqrt(2 n_layer)
 
@@ -62,8 +62,8 @@ class ModelConfig:
             raise ConfigError(f"unknown activation {self.activation!r} (choose from {', '.join(ACTIVATIONS)})")
         if self.family == "gpt" and self.n_embd % self.n_head:
             raise ConfigError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
-        if self.init not in ("normal", "zeros"):
-            raise ConfigError(f"unknown init {self.init!r} (choose from normal, zeros)")
+        if self.init not in ("normal", "zeros", "torch"):
+            raise ConfigError(f"unknown init {self.init!r} (choose from normal, zeros, torch)")
         if not self.init_std >= 0:
             raise ConfigError(f"init_std must be >= 0, got {self.init_std!r}")
         if not self.norm_eps > 0:

@@ -33,7 +33,7 @@ from .config import ModelConfig
 class ParamSpec:
     name: str
     shape: tuple[int, ...]
-    init: str          # "normal" | "zeros" | "ones"
+    init: str          # "normal" | "uniform" (std holds the bound) | "zeros" | "ones"
     std: float = 0.0
     decay: bool = False  # AdamW weight decay applies (matrices, embeddings)
 
@@ -97,7 +97,22 @@ def param_specs(cfg: ModelConfig) -> list[ParamSpec]:
         norms += _norm(f"h.{i}.norm1", cfg) + _norm(f"h.{i}.norm2", cfg)
     if cfg.final_norm:
         norms += _norm("norm_f", cfg)
-    return specs + biases + norms
+    specs = specs + biases + norms
+    return _torch_default_init(specs) if cfg.init == "torch" else specs
+
+
+def _torch_default_init(specs: list[ParamSpec]) -> list[ParamSpec]:
+    """PyTorch's default initialisation (what makemore's models get): embeddings N(0, 1); Linear weights
+    and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)); norm gains 1 and biases 0."""
+    fan_in = {s.name[: -len(".weight")]: s.shape[1] for s in specs if s.name.endswith(".weight") and len(s.shape) == 2}
+    out = []
+    for s in specs:
+        if s.name in ("wte", "wpe"):
+            s = ParamSpec(s.name, s.shape, "normal", 1.0, s.decay)
+        elif s.name.endswith((".weight", ".bias")) and s.name.rsplit(".", 1)[0] in fan_in:
+            s = ParamSpec(s.name, s.shape, "uniform", 1.0 / math.sqrt(fan_in[s.name.rsplit(".", 1)[0]]), s.decay)
+        out.append(s)
+    return out
 
 
 def param_count(cfg: ModelConfig) -> int:
@@ -110,6 +125,8 @@ def init_params(cfg: ModelConfig, rng: np.random.Generator) -> dict[str, np.ndar
     for spec in param_specs(cfg):
         if spec.init == "normal":
             params[spec.name] = rng.standard_normal(spec.shape) * spec.std
+        elif spec.init == "uniform":
+            params[spec.name] = rng.uniform(-spec.std, spec.std, spec.shape)
         elif spec.init == "ones":
             params[spec.name] = np.ones(spec.shape)
         else:
