@@ -281,7 +281,7 @@ def test_bad_options_and_inputs_raise_one_line_errors():
     with pytest.raises(CheckpointError, match="shape"):
         ScalarEngine(cfg, {**params, "wpe": params["wpe"][:2]})
     engine = ScalarEngine(cfg, params)
-    with pytest.raises(DataError, match="vocabulary"):
+    with pytest.raises(DataError, match="token id out of range"):
         engine.loss(np.array([[1, 9]]), np.array([[1, 2]]))
     with pytest.raises(DataError, match="block_size"):
         engine.loss(np.zeros((1, 9), dtype=np.int64), np.zeros((1, 9), dtype=np.int64))

@@ -16,7 +16,34 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import DataError
 from ..models.config import ModelConfig
+
+
+def check_batch(cfg: ModelConfig, x, y=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Validate a batch for any engine; returns int64 arrays. Each problem is a one-line DataError."""
+    V = cfg.vocab_size
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
+        raise DataError(f"a batch must be a 2-D array of token ids [batch, time], got shape {x.shape}")
+    if not np.issubdtype(x.dtype, np.integer):
+        raise DataError(f"token ids must be integers, got {x.dtype}")
+    if x.shape[1] > cfg.block_size:
+        raise DataError(f"sequence length {x.shape[1]} exceeds block_size {cfg.block_size}")
+    if x.min() < 0 or x.max() >= V:
+        raise DataError(f"token id out of range 0..{V - 1} in the inputs")
+    if y is not None:
+        y = np.asarray(y)
+        if y.shape != x.shape:
+            raise DataError(f"targets have shape {y.shape}, inputs {x.shape}: they must have the same shape")
+        if not np.issubdtype(y.dtype, np.integer):
+            raise DataError(f"target ids must be integers, got {y.dtype}")
+        if y.min() < -1 or y.max() >= V:
+            raise DataError(f"target id out of range -1..{V - 1}")
+        if not (y >= 0).any():
+            raise DataError("every target of the batch is ignored (-1): nothing to learn from")
+        y = y.astype(np.int64, copy=False)
+    return x.astype(np.int64, copy=False), y
 
 
 @dataclass

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import ConfigError, DataError
+from ...errors import ConfigError
 from ...models.config import ModelConfig
 from ...models.params import decay_names
 from ...training.optim import NumpyOptimizer, clip_grads_, global_norm
-from ..base import Decoder, Engine, OptimConfig, StepStats
+from ..base import Decoder, Engine, OptimConfig, StepStats, check_batch
 from .bigram import Bigram
 from .decoder import make_decoder
 from .gpt import GPT
@@ -46,28 +46,7 @@ class NumpyEngine(Engine):
 
     # --- compute ----------------------------------------------------------------------
     def _check_batch(self, x: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        V = self.cfg.vocab_size
-        x = np.asarray(x)
-        if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
-            raise DataError(f"a batch must be a 2-D array of token ids [B, T], got shape {x.shape}")
-        if not np.issubdtype(x.dtype, np.integer):
-            raise DataError(f"token ids must be integers, got {x.dtype}")
-        if x.shape[1] > self.cfg.block_size:
-            raise DataError(f"sequence length {x.shape[1]} exceeds block_size {self.cfg.block_size}")
-        if x.min() < 0 or x.max() >= V:
-            raise DataError(f"token id out of range 0..{V - 1} in the inputs")
-        if y is not None:
-            y = np.asarray(y)
-            if y.shape != x.shape:
-                raise DataError(f"targets have shape {y.shape}, inputs {x.shape}")
-            if not np.issubdtype(y.dtype, np.integer):
-                raise DataError(f"target ids must be integers, got {y.dtype}")
-            if y.min() < -1 or y.max() >= V:
-                raise DataError(f"target id out of range -1..{V - 1}")
-            if not (y >= 0).any():
-                raise DataError("every target of the batch is ignored (-1): nothing to learn from")
-            y = y.astype(np.int64, copy=False)
-        return x.astype(np.int64, copy=False), y
+        return check_batch(self.cfg, x, y)
 
     def loss(self, x: np.ndarray, y: np.ndarray) -> float:
         x, y = self._check_batch(x, y)

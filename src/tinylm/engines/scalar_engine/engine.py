@@ -19,7 +19,7 @@ from ...errors import CheckpointError, ConfigError, DataError
 from ...models.config import ModelConfig
 from ...models.params import decay_names, param_specs
 from ...training.optim import NumpyOptimizer, clip_grads_, global_norm
-from ..base import Decoder, Engine, OptimConfig, StepStats
+from ..base import Decoder, Engine, OptimConfig, StepStats, check_batch
 from .fused import FusedOps
 from .graph import count_edges, graph_stats, graph_to_data
 from .leaves import Leaf, make_leaves
@@ -109,27 +109,7 @@ class ScalarEngine(Engine):
 
     # --- batches ----------------------------------------------------------------------------
     def _check_tokens(self, x: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        x = np.asarray(x)
-        if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
-            raise DataError(f"x must be a [batch, time] array of token ids, got shape {x.shape}")
-        if not np.issubdtype(x.dtype, np.integer):
-            raise DataError(f"token ids must be integers, got {x.dtype}")
-        if x.shape[1] > self.cfg.block_size:
-            raise DataError(f"sequence length {x.shape[1]} exceeds block_size {self.cfg.block_size}")
-        V = self.cfg.vocab_size
-        if x.size and (x.min() < 0 or x.max() >= V):
-            bad = x[(x < 0) | (x >= V)][0]
-            raise DataError(f"token id {int(bad)} is outside the vocabulary (size {V})")
-        if y is not None:
-            y = np.asarray(y)
-            if y.shape != x.shape:
-                raise DataError(f"targets have shape {y.shape} but inputs have shape {x.shape}")
-            if not np.issubdtype(y.dtype, np.integer):
-                raise DataError(f"target ids must be integers, got {y.dtype}")
-            if y.size and (y.min() < -1 or y.max() >= V):
-                bad = y[(y < -1) | (y >= V)][0]
-                raise DataError(f"target id {int(bad)} is outside the vocabulary (size {V}; -1 = ignore)")
-        return x, y
+        return check_batch(self.cfg, x, y)
 
     def _losses(self, model: ScalarModel, x: np.ndarray, y: np.ndarray) -> list[Value]:
         """One cross-entropy node per non-ignored target, row by row."""

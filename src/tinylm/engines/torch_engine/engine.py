@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from ...errors import ConfigError, DataError, EngineUnavailable
 from ...models.config import ModelConfig
 from ...models.params import decay_names
-from ..base import Decoder, Engine, OptimConfig, StepStats
+from ..base import Decoder, Engine, OptimConfig, StepStats, check_batch
 from . import distributed
 from .decoder import TorchDecoder
 from .model import build_model
@@ -134,11 +134,8 @@ class TorchEngine(Engine):
 
     def _batch(self, x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, int]:
         """This rank's rows of the global batch, and the global count of valid targets."""
-        if np.shape(x) != np.shape(y):
-            raise DataError(f"x and y must have the same shape, got {np.shape(x)} and {np.shape(y)}")
-        n_valid = int(np.count_nonzero(np.asarray(y) != -1))
-        if n_valid == 0:
-            raise DataError("the batch has no targets (every y is -1)")
+        x, y = check_batch(self.cfg, x, y)
+        n_valid = int(np.count_nonzero(y != -1))
         rows = distributed.own_rows(np.shape(x)[0], self.rank, self.world_size)
         return self._tokens(np.asarray(x)[rows]), self._tokens(np.asarray(y)[rows], "y"), n_valid
 
