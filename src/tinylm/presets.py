@@ -69,10 +69,13 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
         "names-gpt", "makemore's transformer on names: 4 layers, 4 heads, 64-d, block = longest name + 1 (~204k params)",
         ModelConfig(family="gpt", block_size=0, n_embd=64, n_layer=4, n_head=4, norm="layernorm",
                     norm_affine=True, final_norm=True, activation="gelu_tanh", bias=True, tie_weights=False,
-                    init_std=0.02),
-        TrainConfig(steps=10000, batch_size=32, schedule="constant", eval_every=500, eval_batches=32,
-                    sample_every=1000, optim=OptimConfig(name="adamw", lr=5e-4, beta1=0.9, beta2=0.99,
-                                                         weight_decay=0.01), data=_names()),
+                    init="torch"),
+        # makemore's model and init; lr 2e-3 with warmup + cosine instead of its constant 5e-4
+        # (measured on makemore's names: val 1.988 best / 1.998 at 10k steps vs 2.051 with constant 5e-4)
+        TrainConfig(steps=10000, batch_size=32, schedule="cosine", warmup=100, min_lr=2e-4, eval_every=500,
+                    eval_batches=32, sample_every=1000,
+                    optim=OptimConfig(name="adamw", lr=2e-3, beta1=0.9, beta2=0.99, weight_decay=0.01),
+                    data=_names()),
     ),
     Preset(
         "shakespeare-tiny", "GPT 4 layers, 4 heads, 64-d, T 64 on tiny-shakespeare (~208k params)",
