@@ -41,3 +41,13 @@ def stream_text_file(tmp_path: Path) -> Path:
     path = tmp_path / "prose.txt"
     path.write_text(" ".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models run fastest on one thread, and OpenMP spin-waits badly on a busy 2-core machine."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
