@@ -28,6 +28,8 @@ def test_train_then_sample_then_info(tmp_path):
     assert len(lines) == 7 and all(line.isalpha() and line.islower() for line in lines if line)
     info = run_cli("info", str(out))
     assert info.returncode == 0 and "step       150 of 150" in info.stdout
+    plot = run_cli("plot", str(out))
+    assert plot.returncode == 0 and (out / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_existing_run_directory_is_not_clobbered(tmp_path):
