@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..models.config import ModelConfig
 
 
@@ -44,6 +44,20 @@ def check_batch(cfg: ModelConfig, x, y=None) -> tuple[np.ndarray, np.ndarray | N
             raise DataError("every target of the batch is ignored (-1): nothing to learn from")
         y = y.astype(np.int64, copy=False)
     return x.astype(np.int64, copy=False), y
+
+
+def check_params(expected: dict[str, tuple[int, ...]], params: dict, family: str,
+                 error: type[Exception] = ConfigError) -> None:
+    """Every expected name present, nothing extra, every shape right; raises ``error`` with one line."""
+    missing = sorted(set(expected) - set(params))
+    extra = sorted(set(params) - set(expected))
+    if missing or extra:
+        what = f"lacks {missing[0]!r} (missing parameter)" if missing else f"has unexpected {extra[0]!r}"
+        raise error(f"parameters do not fit this {family} model: {what}")
+    for name, shape in expected.items():
+        found = np.shape(params[name])
+        if found != tuple(shape):
+            raise error(f"parameter {name!r} has shape {found}, the model expects {tuple(shape)}")
 
 
 @dataclass

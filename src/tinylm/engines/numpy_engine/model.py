@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import ConfigError
+from ..base import check_params
 from ...models.config import ModelConfig
 from ...models.params import param_specs
 
@@ -27,16 +27,9 @@ class NumpyModel:
 
     def load(self, params: dict[str, np.ndarray]) -> None:
         """Copy ``params`` into the model's storage (in place, casting to the model's dtype)."""
-        missing = [name for name in self.params if name not in params]
-        unknown = [name for name in params if name not in self.params]
-        if missing or unknown:
-            what = f"missing {missing[0]!r}" if missing else f"unexpected {unknown[0]!r}"
-            raise ConfigError(f"parameters do not fit this {self.cfg.family} model: {what}")
+        check_params({name: p.shape for name, p in self.params.items()}, params, self.cfg.family)
         for name, target in self.params.items():
-            value = np.asarray(params[name])
-            if value.shape != target.shape:
-                raise ConfigError(f"parameter {name!r} has shape {value.shape}, the model expects {target.shape}")
-            target[...] = value
+            target[...] = params[name]
 
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, object]:
         raise NotImplementedError

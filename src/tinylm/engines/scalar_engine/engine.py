@@ -19,7 +19,7 @@ from ...errors import CheckpointError, ConfigError, DataError
 from ...models.config import ModelConfig
 from ...models.params import decay_names, param_specs
 from ...training.optim import NumpyOptimizer, clip_grads_, global_norm
-from ..base import Decoder, Engine, OptimConfig, StepStats, check_batch
+from ..base import Decoder, Engine, OptimConfig, StepStats, check_batch, check_params
 from .fused import FusedOps
 from .graph import count_edges, graph_stats, graph_to_data
 from .leaves import Leaf, make_leaves
@@ -92,16 +92,9 @@ class ScalarEngine(Engine):
         return {name: p.astype(self.dtype, copy=True) for name, p in self.params.items()}
 
     def set_params(self, params: dict[str, np.ndarray]) -> None:
-        missing = set(self._specs) - set(params)
-        extra = set(params) - set(self._specs)
-        if missing or extra:
-            what = f"lacks {sorted(missing)[0]!r}" if missing else f"has unexpected {sorted(extra)[0]!r}"
-            raise CheckpointError(f"parameters do not match the model config: {what}")
-        for name, shape in self._specs.items():
-            value = np.asarray(params[name])
-            if value.shape != tuple(shape):
-                raise CheckpointError(f"parameter {name!r} has shape {value.shape}, the model needs {tuple(shape)}")
-            self.params[name][...] = value  # in place: the optimizer holds these arrays
+        check_params(self._specs, params, self.cfg.family, error=CheckpointError)
+        for name in self._specs:
+            self.params[name][...] = params[name]  # in place: the optimizer holds these arrays
 
     def _model(self) -> tuple[ScalarModel, dict[str, Leaf]]:
         leaves = make_leaves(self.params)

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from ...errors import ConfigError, DataError, EngineUnavailable
 from ...models.config import ModelConfig
 from ...models.params import decay_names
-from ..base import Decoder, Engine, OptimConfig, StepStats, check_batch
+from ..base import Decoder, Engine, OptimConfig, StepStats, check_batch, check_params
 from . import distributed
 from .decoder import TorchDecoder
 from .model import build_model
@@ -107,16 +107,9 @@ class TorchEngine(Engine):
 
     @torch.no_grad()
     def set_params(self, params: dict[str, np.ndarray]) -> None:
-        missing = set(self.named) - set(params)
-        extra = set(params) - set(self.named)
-        if missing or extra:
-            what = f"lacks {sorted(missing)[0]!r}" if missing else f"has unexpected {sorted(extra)[0]!r}"
-            raise ConfigError(f"parameters do not fit this {self.cfg.family} model: {what}")
+        check_params({name: tuple(p.shape) for name, p in self.named.items()}, params, self.cfg.family)
         for name, p in self.named.items():
-            value = np.asarray(params[name])
-            if value.shape != tuple(p.shape):
-                raise ConfigError(f"parameter {name!r} has shape {value.shape}, expected {tuple(p.shape)}")
-            p.copy_(torch.as_tensor(value, dtype=p.dtype))
+            p.copy_(torch.as_tensor(np.asarray(params[name]), dtype=p.dtype))
 
     # --- batches ----------------------------------------------------------------------
     def _tokens(self, x: np.ndarray, what: str = "x") -> torch.Tensor:
