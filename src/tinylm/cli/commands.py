@@ -38,7 +38,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="run directory (default runs/<preset>[-N])")
     p.add_argument("--force", action="store_true", help="overwrite an existing run directory")
     p.add_argument("--resume", metavar="RUN", help="continue a run directory or checkpoint exactly")
-    p.add_argument("--compat", choices=["microgpt"], help="reproduce microgpt.py's RNG, init and data order")
+    p.add_argument("--compat", choices=["microgpt", "nanogpt"],
+                   help="replay microgpt.py's or nanoGPT's RNG, init and data order (reproduces their runs)")
     p.add_argument("--scalar-mode", choices=["fused", "plain"], help="scalar engine: fused nodes or one per op")
     p.add_argument("--compile", action="store_true", help="torch engine: torch.compile")
     p.add_argument("--amp", action="store_true", help="torch engine: bf16 autocast on CUDA")

@@ -44,7 +44,7 @@ class TrainConfig:
     log_every: int = 1
     seed: str = "tinylm"
     dtype: str = "float32"
-    compat: str = ""               # "" | "microgpt" (reproduce microgpt.py's RNG, init, order)
+    compat: str = ""               # "" | "microgpt" | "nanogpt" (replay that program's RNG, init, data order)
     data: DataConfig = field(default_factory=DataConfig)
 
     def validate(self) -> None:
@@ -60,8 +60,8 @@ class TrainConfig:
             raise ConfigError(f"dtype must be float32 or float64, got {self.dtype!r}")
         if self.warmup < 0 or self.eval_every < 0 or self.sample_every < 0 or self.checkpoint_every < 0:
             raise ConfigError("warmup, eval_every, sample_every and checkpoint_every must be >= 0")
-        if self.compat not in ("", "microgpt"):
-            raise ConfigError(f"unknown compat mode {self.compat!r} (choose from microgpt)")
+        if self.compat not in ("", "microgpt", "nanogpt"):
+            raise ConfigError(f"unknown compat mode {self.compat!r} (choose from microgpt, nanogpt)")
         self.data.validate()
 
     def to_dict(self) -> dict:

@@ -94,6 +94,8 @@ class Trainer:
             saved_chars = ckpt.meta["tokenizer"]["chars"]
             if list(saved_chars) != list(self.corpus.tokenizer.chars):
                 raise CheckpointError("the data's vocabulary differs from the checkpoint's; resume with the same data")
+        if train_cfg.compat == "nanogpt":
+            self.compat = self._nanogpt_compat(train_cfg, self.corpus)
         self.tokenizer = self.corpus.tokenizer
         self.model_cfg = resolve_model_config(model_cfg, self.corpus) if ckpt is None else model_cfg
         self.model_cfg.validate()
@@ -110,7 +112,12 @@ class Trainer:
         self.iter = 0
         self.data_rng = rng_for(seed, "data")
         self.sample_rng = rng_for(seed, "sample")
+        if train_cfg.compat == "nanogpt":
+            # nanoGPT fetches its first batch after building the model (the stream order matters)
+            self.compat.prefetch(self.corpus.train_ids, self.model_cfg.block_size, train_cfg.batch_size)
         if ckpt is not None:
+            if train_cfg.compat == "nanogpt":
+                self.compat.set_state(ckpt.meta["rng"].get("compat", {}))
             if ckpt.optimizer_steps and ckpt.meta["optimizer"]["name"] != train_cfg.optim.name:
                 raise CheckpointError("the checkpoint's optimizer differs from the run's")
             self.engine.set_params(ckpt.params)
@@ -138,15 +145,30 @@ class Trainer:
             return Corpus.from_documents(cfg.data.source, self.compat.docs, self.compat.docs[-n_val:])
         return load_corpus(cfg.data, cfg.seed, quiet=quiet)
 
+    @staticmethod
+    def _nanogpt_compat(cfg: TrainConfig, corpus: Corpus):
+        from ..compat.nanogpt import SEED, NanogptCompat
+        if corpus.kind != "stream":
+            raise ConfigError("nanoGPT compatibility trains on a stream of text (random windows), "
+                              "not on documents; use e.g. --preset shakespeare-cpu")
+        # nanoGPT seeds torch with an integer: a numeric seed string is used as is, anything else -> 1337
+        return NanogptCompat(int(cfg.seed) if cfg.seed.isdigit() else SEED)
+
     def _train_batch(self, it: int) -> tuple[np.ndarray, np.ndarray]:
         cfg, block = self.train_cfg, self.model_cfg.block_size
+        if cfg.compat == "nanogpt":
+            return self.compat.train_batch(self.corpus.train_ids, block, cfg.batch_size)
         if self.corpus.kind == "documents" and cfg.data.order == "sequential":
             return self.corpus.sequential_batch(it * cfg.batch_size, cfg.batch_size, block)
         return self.corpus.batch("train", self.data_rng, cfg.batch_size, block)
 
     def _eval_batches(self, split: str) -> list:
+        cfg = self.train_cfg
+        if cfg.compat == "nanogpt":  # nanoGPT draws fresh eval batches every time
+            ids = self.corpus.train_ids if split == "train" else self.corpus.val_ids
+            return self.compat.eval_batches(ids, cfg.eval_batches, self.model_cfg.block_size,
+                                            cfg.eval_batch_size or cfg.batch_size)
         if split not in self._eval_cache:
-            cfg = self.train_cfg
             n, size = cfg.eval_batches, cfg.eval_batch_size or cfg.batch_size
             if self.corpus.kind == "documents" and not cfg.eval_batch_size:
                 size = max(size, 32)
@@ -184,7 +206,8 @@ class Trainer:
             "tokenizer": self.tokenizer.to_dict(),
             "step": self.iter,
             "optimizer": {"name": self.train_cfg.optim.name},
-            "rng": {"data": rng_state(self.data_rng), "sample": rng_state(self.sample_rng)},
+            "rng": {"data": rng_state(self.data_rng), "sample": rng_state(self.sample_rng),
+                    **({"compat": self.compat.state()} if self.train_cfg.compat == "nanogpt" else {})},
             "data_position": {"cursor": (self.iter * self.train_cfg.batch_size) % max(1, len(self.corpus.train_docs))
                               if self.corpus.kind == "documents" else 0},
         }
