@@ -4,7 +4,7 @@ Used by the numpy and scalar engines; the torch engine mirrors these exact formu
 
     Adam:   m = b1 m + (1-b1) g          v = b2 v + (1-b2) g^2
             m_hat = m / (1 - b1^t)       v_hat = v / (1 - b2^t)
-            p -= lr * m_hat / (sqrt(v_hat) + eps)
+            p -= lr * m_hat / (sqrt(v_hat) + eps)      (computed in place, one scratch array per parameter)
     AdamW:  p *= 1 - lr * wd   (decay set only: matrices/embeddings), then the Adam update
     SGD:    buf = momentum buf + g (if momentum);  p -= lr * buf
 """
@@ -46,6 +46,7 @@ class NumpyOptimizer:
         self.decay = decay
         self.steps = 0
         self.state: dict[str, np.ndarray] = {}
+        self._scratch: dict[str, np.ndarray] = {}
         if cfg.name in ("adam", "adamw"):
             for name, p in params.items():
                 self.state[f"m.{name}"] = np.zeros_like(p)
@@ -69,18 +70,29 @@ class NumpyOptimizer:
             return
         t = self.steps
         b1, b2 = cfg.beta1, cfg.beta2
-        bc1 = 1.0 - b1 ** t
-        bc2 = 1.0 - b2 ** t
+        step_size = lr / (1.0 - b1 ** t)
+        inv_sqrt_bc2 = 1.0 / math.sqrt(1.0 - b2 ** t)
         for name, p in self.params.items():
             g = grads[name]
             m, v = self.state[f"m.{name}"], self.state[f"v.{name}"]
+            s = self._scratch.get(name)
+            if s is None:  # one reusable temporary per parameter: no allocation in the hot path
+                s = self._scratch[name] = np.empty_like(p)
             if cfg.name == "adamw" and cfg.weight_decay and name in self.decay:
                 p *= p.dtype.type(1.0 - lr * cfg.weight_decay)
-            m *= b1
-            m += (1.0 - b1) * g
-            v *= b2
-            v += (1.0 - b2) * (g * g)
-            p -= (lr / bc1) * m / (np.sqrt(v / bc2) + cfg.eps)
+            m *= b1                                  # m = b1 m + (1 - b1) g
+            np.multiply(g, 1.0 - b1, out=s)
+            m += s
+            v *= b2                                  # v = b2 v + (1 - b2) g^2
+            np.multiply(g, g, out=s)
+            s *= 1.0 - b2
+            v += s
+            np.sqrt(v, out=s)                        # p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)
+            s *= inv_sqrt_bc2
+            s += cfg.eps
+            np.divide(m, s, out=s)
+            s *= step_size
+            p -= s
 
     def get_state(self) -> tuple[int, dict[str, np.ndarray]]:
         return self.steps, {k: v.copy() for k, v in self.state.items()}
