@@ -25,6 +25,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tinylm.presets import apply_overrides, get_preset  # noqa: E402
+from tinylm.training.evaluate import split_loss  # noqa: E402
 from tinylm.training.loop import Trainer  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -84,16 +85,6 @@ def bench_names_gpt() -> dict:
             "evals": evals, "wall_s": wall}
 
 
-def full_val_loss(trainer: Trainer) -> float:
-    """Mean loss over every non-overlapping block of the val split: the run's val loss without sampling noise."""
-    ids, block = trainer.corpus.val_ids, trainer.model_cfg.block_size
-    n = (len(ids) - 1) // block
-    x = ids[: n * block].reshape(n, block).astype(np.int64)
-    y = ids[1: n * block + 1].reshape(n, block).astype(np.int64)
-    losses = [trainer.engine.loss(x[i:i + 256], y[i:i + 256]) * len(x[i:i + 256]) for i in range(0, n, 256)]
-    return float(sum(losses) / n)
-
-
 def bench_shakespeare_cpu() -> dict:
     """The reference figure is nanoGPT's log line at iter 2000 for its seed 1337: a mean over 20 random val
     batches, so it carries seed and eval-sampling noise. We report (1) the exact reproduction of that run
@@ -114,8 +105,9 @@ def bench_shakespeare_cpu() -> dict:
         wall = time.perf_counter() - t0
         evals = [(e.iter, e.val_loss, e.train_loss) for e in events if e.kind == "eval"]
         steps = [e for e in events if e.kind == "step"]
+        full_val, _ = split_loss(trainer.engine, trainer.corpus, "val", trainer.model_cfg.block_size)
         runs[label] = {"val_loss_at_2000": evals[-1][1], "train_loss_at_2000": evals[-1][2],
-                       "full_val_loss": full_val_loss(trainer), "evals": evals, "wall_s": wall,
+                       "full_val_loss": full_val, "evals": evals, "wall_s": wall,
                        "train_tokens_per_s": steps[-1].tokens_per_s}
         print(json.dumps({label: {k: runs[label][k] for k in ("val_loss_at_2000", "full_val_loss", "wall_s")}}),
               flush=True)

@@ -106,6 +106,19 @@ def train(preset: str = "microgpt", *, engine: str = "numpy", run_dir: str | Pat
             on_event(event)
     return run
 
+def evaluate(run: str | Path, splits: tuple[str, ...] = ("val",), engine: str = "numpy") -> dict[str, dict]:
+    """Loss over every token of each split for a run directory or checkpoint, with the data rebuilt from the
+    checkpoint's config (same source, same seed, so the same split): {split: {"loss", "ppl", "tokens"}}."""
+    from .training.evaluate import split_loss
+
+    trainer = Trainer(resume_from=checkpoint_path(run), engine=engine)
+    out = {}
+    for split in splits:
+        loss, tokens = split_loss(trainer.engine, trainer.corpus, split, trainer.model_cfg.block_size)
+        out[split] = {"loss": loss, "ppl": perplexity(loss), "tokens": tokens}
+    return out
+
+
 def perplexity(loss: float) -> float:
     return math.exp(loss) if loss < 700 else float("inf")
 

@@ -187,6 +187,19 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from ..api import evaluate
+
+    splits = ("train", "val") if args.split == "both" else (args.split,)
+    result = evaluate(args.run, splits, engine=args.engine)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    for split, r in result.items():
+        print(f"{split:<5} loss {r['loss']:.4f}   ppl {r['ppl']:.2f}   over all {r['tokens']:,} predicted tokens")
+    return 0
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from .plot import plot_run
 

@@ -1,4 +1,4 @@
-"""`tinylm` command line: train / sample / presets / info / plot / bench / lab.
+"""`tinylm` command line: train / sample / presets / info / eval / plot / bench / lab.
 
 Every user mistake becomes one line on stderr and a non-zero exit (TinyLMError.exit_code), never a
 traceback.
@@ -36,6 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="show what a run directory or checkpoint contains")
     info.add_argument("run", help="run directory or .safetensors checkpoint")
     info.set_defaults(func=commands.cmd_info)
+
+    ev = sub.add_parser("eval", help="loss over every token of a split (no eval-batch sampling noise)")
+    ev.add_argument("run", help="run directory or .safetensors checkpoint")
+    ev.add_argument("--split", choices=["val", "train", "both"], default="val")
+    ev.add_argument("--engine", default="numpy", choices=list(commands.ENGINES))
+    ev.add_argument("--json", action="store_true", help="print the result as JSON")
+    ev.set_defaults(func=commands.cmd_eval)
 
     plot = sub.add_parser("plot", help="plot a run's loss curves to a PNG (matplotlib)")
     plot.add_argument("run", help="run directory (with metrics.jsonl)")

@@ -13,6 +13,7 @@ operations with no Python loop over its B*T entries.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -118,6 +119,24 @@ class Corpus:
             rng = rng_for(seed, f"eval/{split}")
             self._eval_cache[key] = [self.batch(split, rng, batch_size, block_size) for _ in range(n_batches)]
         return self._eval_cache[key]
+
+    def split_batches(self, split: str, batch_size: int, block_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The whole split once, in order: a stream as consecutive non-overlapping windows of block_size,
+        documents each as one row (truncated to the block, as in training); y = -1 marks padding."""
+        _check_sizes(batch_size, block_size)
+        if self.kind == "stream":
+            ids = self._stream_ids(split)
+            n = (len(ids) - 1) // block_size
+            if n == 0:
+                raise DataError(f"{self.name}: the {split} split is shorter than one block ({len(ids)} tokens)")
+            x = ids[: n * block_size].reshape(n, block_size)
+            y = ids[1: n * block_size + 1].reshape(n, block_size)
+            for i in range(0, n, batch_size):
+                yield x[i:i + batch_size].astype(np.int64), y[i:i + batch_size].astype(np.int64)
+            return
+        matrix, lengths = self._table(split)
+        for i in range(0, len(lengths), batch_size):
+            yield self._document_batch(matrix, lengths, np.arange(i, min(i + batch_size, len(lengths))), block_size)
 
     def sample_prompt(self) -> str:
         """Stream: the first 32 characters of the val text. Documents: "" (sampling starts from BOS)."""
