@@ -112,10 +112,10 @@ def nanogpt_names(layers: int) -> dict[str, tuple[str, slice | None]]:
     return names
 
 
-def small_trainer(text_file, run_dir=None, **overrides) -> Trainer:
+def small_trainer(text_file, run_dir=None, engine="numpy", **overrides) -> Trainer:
     p = apply_overrides(get_preset("shakespeare-cpu"), {**SMALL, "data.source": str(text_file),
                                                          "data.mode": "stream", "compat": "nanogpt", **overrides})
-    return Trainer(p.model, p.train, preset=p.name, run_dir=run_dir)
+    return Trainer(p.model, p.train, preset=p.name, run_dir=run_dir, engine=engine)
 
 
 @pytest.mark.parametrize("bias", [False, True])
@@ -140,8 +140,9 @@ def test_initial_weights_and_random_stream_equal_nanogpts(bias):
     assert torch.randint(500, (12,)).tolist() == compat._starts(516, 16, 12).tolist()
 
 
-def test_training_follows_a_nanogpt_loop_step_for_step(stream_text_file, one_torch_thread):
-    trainer = small_trainer(stream_text_file, seed="99")
+@pytest.mark.parametrize("engine", ["numpy", "torch"])
+def test_training_follows_a_nanogpt_loop_step_for_step(stream_text_file, one_torch_thread, engine):
+    trainer = small_trainer(stream_text_file, seed="99", engine=engine)
     events = list(trainer.events())
     ours_steps = [e.loss for e in events if e.kind == "step"]
     ours_evals = [(e.iter, e.train_loss, e.val_loss) for e in events if e.kind == "eval"]
