@@ -144,6 +144,7 @@ def test_initial_weights_and_random_stream_equal_nanogpts(bias):
 def test_training_follows_a_nanogpt_loop_step_for_step(stream_text_file, one_torch_thread, engine):
     trainer = small_trainer(stream_text_file, seed="99", engine=engine)
     events = list(trainer.events())
+    assert "nanoGPT" in events[0].compat and "seed 99" in events[0].compat   # the run says what it replays
     ours_steps = [e.loss for e in events if e.kind == "step"]
     ours_evals = [(e.iter, e.train_loss, e.val_loss) for e in events if e.kind == "eval"]
 

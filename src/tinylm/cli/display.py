@@ -55,6 +55,8 @@ class TrainDisplay:
         ent = e.entropies
         self._print(f"  reference losses: uniform ln V = {ent['uniform']:.3f}, unigram {ent['unigram']:.3f}, "
                     f"bigram {ent['bigram']:.3f} nats")
+        if e.compat:
+            self._print(f"  compat: {escape(e.compat)}")
         if self.mode == "rich":
             self.progress = Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                                      MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[info]}"),

@@ -23,9 +23,14 @@ INIT_STD = 0.08
 
 class MicrogptCompat:
     def __init__(self, docs: list[str], seed: int = 42):
+        self.seed = seed
         self.rng = random.Random(seed)
         self.docs: list[str] = list(docs)
         self.rng.shuffle(self.docs)
+
+    def describe(self) -> str:
+        return (f"replaying microgpt.py's random stream (random.seed({self.seed})): its document order "
+                "and initial weights, in float64")
 
     def _matrix(self, n_out: int, n_in: int) -> np.ndarray:
         gauss = self.rng.gauss

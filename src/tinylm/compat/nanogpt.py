@@ -42,8 +42,13 @@ def _torch():
 class NanogptCompat:
     def __init__(self, seed: int = SEED):
         self.torch = _torch()
-        self.gen = self.torch.Generator().manual_seed(int(seed))
+        self.seed = int(seed)
+        self.gen = self.torch.Generator().manual_seed(self.seed)
         self.pending: np.ndarray | None = None   # starts of the prefetched training batch
+
+    def describe(self) -> str:
+        return (f"replaying nanoGPT's torch random stream (seed {self.seed}): its initial weights, "
+                "training batches and eval batches")
 
     # --- weights ----------------------------------------------------------------------
     def _draw(self, shape: tuple[int, ...], how: str, scale: float) -> np.ndarray:

@@ -30,6 +30,7 @@ class StartEvent(Event):
     data_kind: str             # documents | stream
     entropies: dict            # {"uniform": ln V, "unigram": H1, "bigram": H2} in nats (for charts/phases)
     config: dict = field(default_factory=dict)
+    compat: str = ""           # what a compat mode replays, in words ("" when none)
 
 
 @dataclass

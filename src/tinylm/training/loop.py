@@ -250,7 +250,8 @@ class Trainer:
                          start_iter=self.start_iter, vocab_size=self.model_cfg.vocab_size,
                          block_size=self.model_cfg.block_size, data=cfg.data.source, data_kind=self.corpus.kind,
                          entropies=dict(self.corpus.entropies),
-                         config={"model": self.model_cfg.to_dict(), "train": cfg.to_dict()})
+                         config={"model": self.model_cfg.to_dict(), "train": cfg.to_dict()},
+                         compat=self.compat.describe() if self.compat is not None else "")
         if self.iter == 0 and cfg.eval_every:
             yield from self._eval_events()
 
