@@ -113,3 +113,18 @@ def test_trainer_in_microgpt_compat_mode_reproduces_reference_losses():
     assert [event.iter for event in steps] == list(range(1, 31))
     assert [round(event.loss, 4) for event in steps] == reference[:30]
     assert trainer.finished.reason == "stopped"
+
+
+def test_numeric_seed_strings_seed_the_replayed_stream():
+    from tinylm.presets import apply_overrides, get_preset
+    from tinylm.training.loop import Trainer
+
+    def compat_seed(**overrides) -> tuple[int, list]:
+        p = apply_overrides(get_preset("microgpt"), {"compat": "microgpt", "steps": 2, **overrides})
+        trainer = Trainer(p.model, p.train)
+        return trainer.compat.seed, trainer.compat.docs[:5]
+
+    default, docs_default = compat_seed()
+    seven, docs_seven = compat_seed(seed="7")
+    assert default == 42 and compat_seed(seed="42")[1] == docs_default
+    assert seven == 7 and docs_seven != docs_default

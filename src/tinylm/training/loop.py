@@ -139,7 +139,8 @@ class Trainer:
             from ..data import load_text_source
             text = load_text_source(cfg.data.source, quiet=quiet)
             docs = [line.strip() for line in text.strip().split("\n") if line.strip()]
-            self.compat = MicrogptCompat(docs)
+            # like nanoGPT's: a numeric seed string seeds microgpt's random as is, anything else -> 42
+            self.compat = MicrogptCompat(docs, seed=int(cfg.seed) if cfg.seed.isdigit() else 42)
             n_val = max(1, int(len(docs) * cfg.data.val_fraction))
             # microgpt trains on every document; val is the tail of its shuffled order (overlaps train)
             return Corpus.from_documents(cfg.data.source, self.compat.docs, self.compat.docs[-n_val:])
