@@ -14,19 +14,32 @@ import random
 
 import numpy as np
 
+from ..data import Corpus, load_text_source
 from ..errors import ConfigError
 from ..models.config import ModelConfig
 from ..models.params import param_specs
+from .base import Compat, numeric_seed
 
 INIT_STD = 0.08
+SEED = 42
 
 
-class MicrogptCompat:
-    def __init__(self, docs: list[str], seed: int = 42):
+class MicrogptCompat(Compat):
+    def __init__(self, docs: list[str], seed: int = SEED):
         self.seed = seed
         self.rng = random.Random(seed)
         self.docs: list[str] = list(docs)
         self.rng.shuffle(self.docs)
+
+    @classmethod
+    def for_run(cls, cfg, quiet: bool = True) -> tuple[MicrogptCompat, Corpus]:
+        """The replay for a run's TrainConfig and the corpus it trains on: every document, in microgpt's
+        shuffled order; val is the tail of that order (it overlaps train, as microgpt has no split)."""
+        text = load_text_source(cfg.data.source, quiet=quiet)
+        docs = [line.strip() for line in text.strip().split("\n") if line.strip()]
+        compat = cls(docs, seed=numeric_seed(cfg.seed, SEED))
+        n_val = max(1, int(len(docs) * cfg.data.val_fraction))
+        return compat, Corpus.from_documents(cfg.data.source, compat.docs, compat.docs[-n_val:])
 
     def describe(self) -> str:
         return (f"replaying microgpt.py's random stream (random.seed({self.seed})): its document order "

@@ -22,9 +22,11 @@ import math
 
 import numpy as np
 
+from ..data import Corpus
 from ..errors import ConfigError, EngineUnavailable
 from ..models.config import ModelConfig
 from ..models.params import param_specs
+from .base import Compat, numeric_seed
 
 SEED = 1337
 INIT_STD = 0.02
@@ -39,12 +41,19 @@ def _torch():
     return torch
 
 
-class NanogptCompat:
+class NanogptCompat(Compat):
     def __init__(self, seed: int = SEED):
         self.torch = _torch()
         self.seed = int(seed)
         self.gen = self.torch.Generator().manual_seed(self.seed)
         self.pending: np.ndarray | None = None   # starts of the prefetched training batch
+
+    @classmethod
+    def for_run(cls, cfg, corpus: Corpus) -> NanogptCompat:
+        if corpus.kind != "stream":
+            raise ConfigError("nanoGPT compatibility trains on a stream of text (random windows), "
+                              "not on documents; use e.g. --preset shakespeare-cpu")
+        return cls(numeric_seed(cfg.seed, SEED))
 
     def describe(self) -> str:
         return (f"replaying nanoGPT's torch random stream (seed {self.seed}): its initial weights, "
@@ -112,20 +121,19 @@ class NanogptCompat:
         windows = ids[starts[:, None] + np.arange(block_size + 1)].astype(np.int64)
         return np.ascontiguousarray(windows[:, :-1]), np.ascontiguousarray(windows[:, 1:])
 
-    def prefetch(self, train_ids: np.ndarray, block_size: int, batch_size: int) -> None:
-        """nanoGPT's ``X, Y = get_batch('train')`` before the loop."""
-        self.pending = self._starts(len(train_ids), block_size, batch_size)
+    def start(self, corpus: Corpus, block_size: int, batch_size: int) -> None:
+        """nanoGPT's ``X, Y = get_batch('train')`` before the loop, after building the model."""
+        self.pending = self._starts(len(corpus.train_ids), block_size, batch_size)
 
-    def train_batch(self, train_ids: np.ndarray, block_size: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    def train_batch(self, corpus: Corpus, block_size: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
         """The prefetched batch; the next one is drawn at once, as nanoGPT does after the forward pass."""
-        if self.pending is None:
-            self.prefetch(train_ids, block_size, batch_size)
-        batch = self._windows(train_ids, self.pending, block_size)
-        self.pending = self._starts(len(train_ids), block_size, batch_size)
+        batch = self._windows(corpus.train_ids, self.pending, block_size)
+        self.pending = self._starts(len(corpus.train_ids), block_size, batch_size)
         return batch
 
-    def eval_batches(self, ids: np.ndarray, n_batches: int, block_size: int, batch_size: int) -> list:
+    def eval_batches(self, corpus: Corpus, split: str, n_batches: int, block_size: int, batch_size: int) -> list:
         """Fresh batches at every eval (nanoGPT's ``estimate_loss``)."""
+        ids = corpus.train_ids if split == "train" else corpus.val_ids
         return [self._windows(ids, self._starts(len(ids), block_size, batch_size), block_size)
                 for _ in range(n_batches)]
 

@@ -21,6 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from .. import checkpoints, sampling
+from ..compat.base import Compat
+from ..compat.microgpt import MicrogptCompat
+from ..compat.nanogpt import NanogptCompat
 from ..data import Corpus, load_corpus
 from ..engines import engine_class
 from ..errors import CheckpointError, ConfigError
@@ -70,7 +73,6 @@ class Trainer:
         self.quiet = quiet
         self._stop_requested = False
         self.finished: FinishedEvent | None = None
-        self.compat = None
 
         ckpt = checkpoints.load_checkpoint(resume_from) if resume_from is not None else None
         if ckpt is not None:
@@ -89,20 +91,17 @@ class Trainer:
         self.preset = preset
         seed = train_cfg.seed
 
-        self.corpus = corpus if corpus is not None else self._load_corpus(train_cfg, quiet)
+        self.compat, self.corpus = self._load_data(train_cfg, corpus, quiet)
         if ckpt is not None:
             saved_chars = ckpt.meta["tokenizer"]["chars"]
             if list(saved_chars) != list(self.corpus.tokenizer.chars):
                 raise CheckpointError("the data's vocabulary differs from the checkpoint's; resume with the same data")
-        if train_cfg.compat == "nanogpt":
-            self.compat = self._nanogpt_compat(train_cfg, self.corpus)
         self.tokenizer = self.corpus.tokenizer
         self.model_cfg = resolve_model_config(model_cfg, self.corpus) if ckpt is None else model_cfg
         self.model_cfg.validate()
 
-        if self.compat is not None:
-            params = self.compat.init_params(self.model_cfg)
-        else:
+        params = self.compat.init_params(self.model_cfg)
+        if params is None:
             params = init_params(self.model_cfg, rng_for(seed, "init"))
         cls = engine_class(engine)
         self.engine = cls(self.model_cfg, params, dtype=train_cfg.dtype, **(engine_options or {}))
@@ -112,12 +111,9 @@ class Trainer:
         self.iter = 0
         self.data_rng = rng_for(seed, "data")
         self.sample_rng = rng_for(seed, "sample")
-        if train_cfg.compat == "nanogpt":
-            # nanoGPT fetches its first batch after building the model (the stream order matters)
-            self.compat.prefetch(self.corpus.train_ids, self.model_cfg.block_size, train_cfg.batch_size)
+        self.compat.start(self.corpus, self.model_cfg.block_size, train_cfg.batch_size)
         if ckpt is not None:
-            if train_cfg.compat == "nanogpt":
-                self.compat.set_state(ckpt.meta["rng"].get("compat", {}))
+            self.compat.set_state(ckpt.meta["rng"].get("compat", {}))
             if ckpt.optimizer_steps and ckpt.meta["optimizer"]["name"] != train_cfg.optim.name:
                 raise CheckpointError("the checkpoint's optimizer differs from the run's")
             self.engine.set_params(ckpt.params)
@@ -133,42 +129,32 @@ class Trainer:
         self._last_eval_iter = -1
 
     # --- data ------------------------------------------------------------------------
-    def _load_corpus(self, cfg: TrainConfig, quiet: bool) -> Corpus:
-        if cfg.compat == "microgpt":
-            from ..compat.microgpt import MicrogptCompat
-            from ..data import load_text_source
-            text = load_text_source(cfg.data.source, quiet=quiet)
-            docs = [line.strip() for line in text.strip().split("\n") if line.strip()]
-            # like nanoGPT's: a numeric seed string seeds microgpt's random as is, anything else -> 42
-            self.compat = MicrogptCompat(docs, seed=int(cfg.seed) if cfg.seed.isdigit() else 42)
-            n_val = max(1, int(len(docs) * cfg.data.val_fraction))
-            # microgpt trains on every document; val is the tail of its shuffled order (overlaps train)
-            return Corpus.from_documents(cfg.data.source, self.compat.docs, self.compat.docs[-n_val:])
-        return load_corpus(cfg.data, cfg.seed, quiet=quiet)
-
     @staticmethod
-    def _nanogpt_compat(cfg: TrainConfig, corpus: Corpus):
-        from ..compat.nanogpt import SEED, NanogptCompat
-        if corpus.kind != "stream":
-            raise ConfigError("nanoGPT compatibility trains on a stream of text (random windows), "
-                              "not on documents; use e.g. --preset shakespeare-cpu")
-        # nanoGPT seeds torch with an integer: a numeric seed string is used as is, anything else -> 1337
-        return NanogptCompat(int(cfg.seed) if cfg.seed.isdigit() else SEED)
+    def _load_data(cfg: TrainConfig, corpus: Corpus | None, quiet: bool) -> tuple[Compat, Corpus]:
+        """The compat mode's hooks (tinylm's own behaviour when none) and the corpus the run trains on."""
+        if cfg.compat == "microgpt" and corpus is None:   # microgpt fixes its own document order and split
+            return MicrogptCompat.for_run(cfg, quiet)
+        if corpus is None:
+            corpus = load_corpus(cfg.data, cfg.seed, quiet=quiet)
+        if cfg.compat == "nanogpt":     # torch is imported only when a NanogptCompat is made
+            return NanogptCompat.for_run(cfg, corpus), corpus
+        return Compat(), corpus
 
     def _train_batch(self, it: int) -> tuple[np.ndarray, np.ndarray]:
         cfg, block = self.train_cfg, self.model_cfg.block_size
-        if cfg.compat == "nanogpt":
-            return self.compat.train_batch(self.corpus.train_ids, block, cfg.batch_size)
+        batch = self.compat.train_batch(self.corpus, block, cfg.batch_size)
+        if batch is not None:
+            return batch
         if self.corpus.kind == "documents" and cfg.data.order == "sequential":
             return self.corpus.sequential_batch(it * cfg.batch_size, cfg.batch_size, block)
         return self.corpus.batch("train", self.data_rng, cfg.batch_size, block)
 
     def _eval_batches(self, split: str) -> list:
         cfg = self.train_cfg
-        if cfg.compat == "nanogpt":  # nanoGPT draws fresh eval batches every time
-            ids = self.corpus.train_ids if split == "train" else self.corpus.val_ids
-            return self.compat.eval_batches(ids, cfg.eval_batches, self.model_cfg.block_size,
-                                            cfg.eval_batch_size or cfg.batch_size)
+        batches = self.compat.eval_batches(self.corpus, split, cfg.eval_batches, self.model_cfg.block_size,
+                                           cfg.eval_batch_size or cfg.batch_size)
+        if batches is not None:
+            return batches
         if split not in self._eval_cache:
             n, size = cfg.eval_batches, cfg.eval_batch_size or cfg.batch_size
             if self.corpus.kind == "documents" and not cfg.eval_batch_size:
@@ -208,7 +194,7 @@ class Trainer:
             "step": self.iter,
             "optimizer": {"name": self.train_cfg.optim.name},
             "rng": {"data": rng_state(self.data_rng), "sample": rng_state(self.sample_rng),
-                    **({"compat": self.compat.state()} if self.train_cfg.compat == "nanogpt" else {})},
+                    **({"compat": state} if (state := self.compat.state()) else {})},
             "data_position": {"cursor": (self.iter * self.train_cfg.batch_size) % max(1, len(self.corpus.train_docs))
                               if self.corpus.kind == "documents" else 0},
         }
@@ -252,7 +238,7 @@ class Trainer:
                          block_size=self.model_cfg.block_size, data=cfg.data.source, data_kind=self.corpus.kind,
                          entropies=dict(self.corpus.entropies),
                          config={"model": self.model_cfg.to_dict(), "train": cfg.to_dict()},
-                         compat=self.compat.describe() if self.compat is not None else "")
+                         compat=self.compat.describe())
         if self.iter == 0 and cfg.eval_every:
             yield from self._eval_events()
 
