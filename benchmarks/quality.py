@@ -24,9 +24,8 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from tinylm.presets import apply_overrides, get_preset  # noqa: E402
+import tinylm  # noqa: E402
 from tinylm.training.evaluate import split_loss  # noqa: E402
-from tinylm.training.loop import Trainer  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared" / "data"
@@ -37,12 +36,11 @@ TARGETS = {"microgpt": ("last100_train_loss", 2.30, 2.276),
            "shakespeare-cpu": ("val_loss_at_2000", 1.89, 1.8857)}
 
 
-def run(preset: str, engine: str = "numpy", **overrides) -> tuple[list, float]:
-    p = apply_overrides(get_preset(preset), overrides)
-    trainer = Trainer(p.model, p.train, engine=engine, preset=p.name)
+def run(preset: str, **overrides) -> tuple[tinylm.Run, float]:
+    """A whole training run (tinylm.train, any preset override) and its wall time in seconds."""
     t0 = time.perf_counter()
-    events = list(trainer.events())
-    return events, time.perf_counter() - t0
+    result = tinylm.train(preset, **overrides)
+    return result, time.perf_counter() - t0
 
 
 def bench_microgpt(n_seeds: int = 8) -> dict:
@@ -52,8 +50,8 @@ def bench_microgpt(n_seeds: int = 8) -> dict:
     common = {"data.source": str(SHARED / "names.txt"), "sample_every": 0, "eval_every": 0}
 
     def last100(**extra) -> float:
-        events, _ = run("microgpt", **common, **extra)
-        return float(np.mean([e.loss for e in events if e.kind == "step"][-100:]))
+        result, _ = run("microgpt", **common, **extra)
+        return float(np.mean(result.history["loss"][-100:]))
 
     t0 = time.perf_counter()
     reproduction = last100(compat="microgpt")
@@ -68,9 +66,9 @@ def bench_microgpt(n_seeds: int = 8) -> dict:
 
 
 def bench_names_gpt() -> dict:
-    events, wall = run("names-gpt", **{"data.source": str(SHARED / "names.txt"), "sample_every": 0,
+    result, wall = run("names-gpt", **{"data.source": str(SHARED / "names.txt"), "sample_every": 0,
                                        "eval_every": 1000})
-    evals = [(e.iter, e.val_loss, e.train_loss) for e in events if e.kind == "eval"]
+    evals = [(e.iter, e.val_loss, e.train_loss) for e in result.events if e.kind == "eval"]
     return {"best_val_loss": min(v for _, v, _ in evals), "final_val_loss": evals[-1][1],
             "evals": evals, "wall_s": wall}
 
@@ -88,11 +86,8 @@ def bench_shakespeare_cpu() -> dict:
              ("tinylm seed 'second seed'", {"seed": "second seed"})]
     runs = {}
     for label, overrides in cases:
-        p = apply_overrides(get_preset("shakespeare-cpu"), {**data, **overrides})
-        trainer = Trainer(p.model, p.train, preset=p.name)
-        t0 = time.perf_counter()
-        events = list(trainer.events())
-        wall = time.perf_counter() - t0
+        result, wall = run("shakespeare-cpu", **data, **overrides)
+        trainer, events = result.trainer, result.events
         evals = [(e.iter, e.val_loss, e.train_loss) for e in events if e.kind == "eval"]
         steps = [e for e in events if e.kind == "step"]
         full_val, _ = split_loss(trainer.engine, trainer.corpus, "val", trainer.model_cfg.block_size)

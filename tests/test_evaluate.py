@@ -8,7 +8,6 @@ import pytest
 
 import tinylm
 from tinylm.cli.main import main
-from tinylm.presets import apply_overrides, get_preset
 from tinylm.training.evaluate import split_loss
 from tinylm.training.loop import Trainer
 
@@ -16,10 +15,7 @@ from test_cli import run_cli
 
 
 def trained(preset: str, run_dir=None, **overrides) -> Trainer:
-    p = apply_overrides(get_preset(preset), {"sample_every": 0, "eval_every": 0, **overrides})
-    trainer = Trainer(p.model, p.train, preset=p.name, run_dir=run_dir)
-    list(trainer.events())
-    return trainer
+    return tinylm.train(preset, run_dir=run_dir, **{"sample_every": 0, "eval_every": 0, **overrides}).trainer
 
 
 def test_stream_split_loss_is_the_mean_over_every_window(stream_text_file):

@@ -5,12 +5,13 @@ import json
 from pathlib import Path
 
 from ..errors import TinyLMError
+from ..training.loop import METRICS_NAME
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
-    path = run_dir / "metrics.jsonl"
+    path = run_dir / METRICS_NAME
     if not path.is_file():
-        raise TinyLMError(f"no metrics.jsonl in {run_dir}")
+        raise TinyLMError(f"no {METRICS_NAME} in {run_dir}")
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 

@@ -23,6 +23,7 @@ import math
 import numpy as np
 
 from ..data import Corpus
+from ..data.corpus import stream_windows
 from ..errors import ConfigError, EngineUnavailable
 from ..models.config import ModelConfig
 from ..models.params import param_specs
@@ -116,25 +117,20 @@ class NanogptCompat(Compat):
             raise ConfigError(f"the split has {n_ids:,} tokens; block_size {block_size} needs more")
         return self.torch.randint(n_ids - block_size, (batch_size,), generator=self.gen).numpy()
 
-    @staticmethod
-    def _windows(ids: np.ndarray, starts: np.ndarray, block_size: int) -> tuple[np.ndarray, np.ndarray]:
-        windows = ids[starts[:, None] + np.arange(block_size + 1)].astype(np.int64)
-        return np.ascontiguousarray(windows[:, :-1]), np.ascontiguousarray(windows[:, 1:])
-
     def start(self, corpus: Corpus, block_size: int, batch_size: int) -> None:
         """nanoGPT's ``X, Y = get_batch('train')`` before the loop, after building the model."""
         self.pending = self._starts(len(corpus.train_ids), block_size, batch_size)
 
     def train_batch(self, corpus: Corpus, block_size: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
         """The prefetched batch; the next one is drawn at once, as nanoGPT does after the forward pass."""
-        batch = self._windows(corpus.train_ids, self.pending, block_size)
+        batch = stream_windows(corpus.train_ids, self.pending, block_size)
         self.pending = self._starts(len(corpus.train_ids), block_size, batch_size)
         return batch
 
     def eval_batches(self, corpus: Corpus, split: str, n_batches: int, block_size: int, batch_size: int) -> list:
         """Fresh batches at every eval (nanoGPT's ``estimate_loss``)."""
         ids = corpus.train_ids if split == "train" else corpus.val_ids
-        return [self._windows(ids, self._starts(len(ids), block_size, batch_size), block_size)
+        return [stream_windows(ids, self._starts(len(ids), block_size, batch_size), block_size)
                 for _ in range(n_batches)]
 
     # --- exact resume -----------------------------------------------------------------

@@ -95,9 +95,7 @@ class Corpus:
             if high <= 0:
                 raise DataError(f"{self.name}: the {split} split has {len(ids):,} characters; block_size "
                                 f"{block_size} needs at least {block_size + 2}")
-            starts = rng.integers(0, high, size=batch_size)
-            windows = ids[starts[:, None] + np.arange(block_size + 1)]
-            return np.ascontiguousarray(windows[:, :-1]), np.ascontiguousarray(windows[:, 1:])
+            return stream_windows(ids, rng.integers(0, high, size=batch_size), block_size)
         matrix, lengths = self._table(split)
         rows = rng.integers(0, len(lengths), size=batch_size)
         return self._document_batch(matrix, lengths, rows, block_size)
@@ -179,6 +177,12 @@ class Corpus:
     def _stream_ids(self, split: str) -> np.ndarray:
         _check_split(split)
         return self.train_ids if split == "train" else self.val_ids
+
+
+def stream_windows(ids: np.ndarray, starts: np.ndarray, block_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """x = ids[s : s+T] and y = ids[s+1 : s+T+1] for each start s: two contiguous [B, T] arrays."""
+    index = starts[:, None] + np.arange(block_size)
+    return ids[index], ids[index + 1]
 
 
 def _document_table(docs: list[str], tokenizer: CharTokenizer) -> tuple[np.ndarray, np.ndarray]:

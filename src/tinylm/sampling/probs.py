@@ -34,6 +34,10 @@ def draw_tokens(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     cdf = np.cumsum(probs, axis=-1)
     u = rng.random(probs.shape[0]) * cdf[:, -1]
     tokens = np.sum(cdf <= u[:, None], axis=-1)
-    # u < total, so the count is < V except through rounding; fall back to the last possible token.
-    last_possible = probs.shape[-1] - 1 - np.argmax(probs[:, ::-1] > 0, axis=-1)
-    return np.minimum(tokens, last_possible).astype(np.int64)
+    # u < total, so the count is < V except when u rounds up to the total: then (only then) fall back to
+    # the last token with nonzero probability (the trailing zeros of probs keep the cdf at the total).
+    overflow = tokens >= probs.shape[-1]
+    if overflow.any():
+        last_possible = probs.shape[-1] - 1 - np.argmax(probs[:, ::-1] > 0, axis=-1)
+        tokens = np.where(overflow, last_possible, tokens)
+    return tokens.astype(np.int64)

@@ -77,7 +77,7 @@ class Trainer:
         ckpt = checkpoints.load_checkpoint(resume_from) if resume_from is not None else None
         if ckpt is not None:
             model_cfg = ckpt.model_config
-            train_cfg = TrainConfig.from_dict(ckpt.meta["train"])
+            train_cfg = ckpt.train_config
             preset = ckpt.meta.get("preset", preset)
         if model_cfg is None or train_cfg is None:
             raise ConfigError("Trainer needs a model config and a train config (or resume_from)")
@@ -122,7 +122,6 @@ class Trainer:
             self.data_rng = rng_from_state(ckpt.meta["rng"]["data"])
             self.sample_rng = rng_from_state(ckpt.meta["rng"]["sample"])
         self.start_iter = self.iter
-        self._eval_cache: dict[str, list] = {}
         self.last_val_loss: float | None = None
         self.last_train_loss: float | None = None
         self.phase = ""
@@ -155,14 +154,12 @@ class Trainer:
                                            cfg.eval_batch_size or cfg.batch_size)
         if batches is not None:
             return batches
-        if split not in self._eval_cache:
-            n, size = cfg.eval_batches, cfg.eval_batch_size or cfg.batch_size
-            if self.corpus.kind == "documents" and not cfg.eval_batch_size:
-                size = max(size, 32)
-            if self.engine_name == "scalar":  # pure Python: keep evals to a few seconds
-                n, size = min(n, 4), min(size, 8)
-            self._eval_cache[split] = self.corpus.eval_batches(split, n, size, self.model_cfg.block_size, cfg.seed)
-        return self._eval_cache[split]
+        n, size = cfg.eval_batches, cfg.eval_batch_size or cfg.batch_size
+        if self.corpus.kind == "documents" and not cfg.eval_batch_size:
+            size = max(size, 32)
+        if self.engine_name == "scalar":  # pure Python: keep evals to a few seconds
+            n, size = min(n, 4), min(size, 8)
+        return self.corpus.eval_batches(split, n, size, self.model_cfg.block_size, cfg.seed)  # fixed, cached
 
     # --- pieces of the loop -------------------------------------------------------------
     def evaluate(self) -> tuple[float, float]:
@@ -199,14 +196,16 @@ class Trainer:
                               if self.corpus.kind == "documents" else 0},
         }
 
-    def checkpoint_bytes(self) -> bytes:
+    def _checkpoint_parts(self) -> tuple:
         steps, state = self.engine.get_optimizer_state()
-        return checkpoints.checkpoint_bytes(self.engine.get_params(), steps, state, self.checkpoint_meta())
+        return self.engine.get_params(), steps, state, self.checkpoint_meta()
+
+    def checkpoint_bytes(self) -> bytes:
+        return checkpoints.checkpoint_bytes(*self._checkpoint_parts())
 
     def save_checkpoint(self, path: str | Path | None = None) -> Path:
         path = Path(path) if path is not None else self.run_dir / CHECKPOINT_NAME
-        steps, state = self.engine.get_optimizer_state()
-        return checkpoints.save_checkpoint(path, self.engine.get_params(), steps, state, self.checkpoint_meta())
+        return checkpoints.save_checkpoint(path, *self._checkpoint_parts())
 
     def stop(self) -> None:
         """Finish after the current step (the run is checkpointed and a 'stopped' event is emitted)."""
