@@ -6,17 +6,18 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
-ARTIFACTS = REPO / "artifacts"
+SHARED = REPO.parent / "shared"
+SHARED_DATA = SHARED / "data"
 
 # one BLAS thread: faster for tiny models and steady when tests share the cores
 os.environ["OPENBLAS_NUM_THREADS"] = "1"  # tiny test models: threads only add overhead
 
 
-def shared_file(name: str) -> Path:
-    path = SHARED_DATA / name
+def shared_file(name: str, folder: str = "data") -> Path:
+    """../shared/<folder>/<name>, or skip the test cleanly when it is absent."""
+    path = SHARED / folder / name
     if not path.is_file():
-        pytest.skip(f"shared data file {name} not available")
+        pytest.skip(f"shared {folder} file {name} not available")
     return path
 
 

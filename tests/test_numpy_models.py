@@ -2,7 +2,6 @@
 dtype discipline, training, clipping, determinism, optimizer state and user errors."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +16,7 @@ from tinylm.presets import get_preset
 from tinylm.seeding import rng_for
 from tinylm.training.optim import global_norm
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+from conftest import shared_file
 
 GPT_BASE = dict(family="gpt", vocab_size=7, block_size=6, n_embd=8, n_head=2, n_layer=2, mlp_ratio=2)
 GPT_VARIANTS = {
@@ -285,9 +284,7 @@ def test_bad_construction_raises_config_errors():
 
 
 def test_bigram_learns_names_statistics():
-    path = DATA / "names.txt"
-    if not path.exists():
-        pytest.skip("shared names.txt not present")
+    path = shared_file("names.txt")
     names = path.read_text().split()[:2000]
     chars = sorted(set("".join(names)))
     bos = len(chars)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,16 +15,17 @@ from tinylm.models.config import ModelConfig
 from tinylm.presets import get_preset
 from tinylm.training.optim import NumpyOptimizer
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
-NAMES = SHARED / "data" / "names.txt"
-REFERENCE = SHARED / "reference" / "microgpt-seed42-first100.txt"
-
+from conftest import shared_file
 
 def load_docs() -> list[str]:
-    if not NAMES.exists():
-        pytest.skip("shared names.txt is absent")
-    text = NAMES.read_text(encoding="utf-8")
+    text = shared_file("names.txt").read_text(encoding="utf-8")
     return [line.strip() for line in text.strip().split("\n") if line.strip()]
+
+
+def reference_lines() -> list[str]:
+    """microgpt.py's per-step losses (step, loss to 4 dp) for its first 100 steps."""
+    path = shared_file("microgpt-seed42-first100.txt", folder="reference")
+    return [line for line in path.read_text().splitlines() if line.strip()]
 
 
 def microgpt_config(docs: list[str]) -> ModelConfig:
@@ -77,9 +77,7 @@ def test_compat_rejects_models_microgpt_cannot_express():
 @pytest.mark.parametrize("mode,steps", [("fused", 100), ("plain", 10)])
 def test_first_steps_match_microgpt_reference_losses(mode, steps):
     docs = load_docs()
-    if not REFERENCE.exists():
-        pytest.skip("shared microgpt reference losses are absent")
-    reference = {int(s): float(v) for s, v in (line.split() for line in REFERENCE.read_text().splitlines() if line.strip())}
+    reference = {int(s): float(v) for s, v in (line.split() for line in reference_lines())}
     compat = MicrogptCompat(docs)
     chars = sorted(set("".join(docs)))
     cfg = microgpt_config(docs)
@@ -101,12 +99,10 @@ def test_trainer_in_microgpt_compat_mode_reproduces_reference_losses():
     from tinylm.training.loop import Trainer
 
     load_docs()
-    if not REFERENCE.exists():
-        pytest.skip("shared microgpt reference losses are absent")
-    reference = [float(line.split()[1]) for line in REFERENCE.read_text().splitlines() if line.strip()]
+    reference = [float(line.split()[1]) for line in reference_lines()]
     preset = get_preset("microgpt")
     train = dataclasses.replace(preset.train, compat="microgpt", eval_every=0, sample_every=0,
-                                data=dataclasses.replace(preset.train.data, source=str(NAMES)))
+                                data=dataclasses.replace(preset.train.data, source=str(shared_file("names.txt"))))
     trainer = Trainer(preset.model, train, engine="scalar", preset="microgpt", engine_options={"mode": "fused"},
                       stop_at=30)
     steps = [event for event in trainer.events() if isinstance(event, StepEvent)]
