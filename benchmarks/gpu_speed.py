@@ -16,16 +16,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import platform
 import time
 import traceback
-from pathlib import Path
 
 import numpy as np
+from common import write_result
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "gpu_speed.json"
 H100_BF16_DENSE_PEAK = 989e12
 TARGET_TOKENS_PER_S = 1_000_000
 TARGET_MFU = 0.40
@@ -88,10 +84,8 @@ def main() -> int:
     ap.add_argument("--no-baseline", action="store_true", help="skip the eager fp32 baseline")
     args = ap.parse_args()
 
-    result: dict = {"benchmark": "gpu_speed", "python": platform.python_version(),
-                    "target_tokens_per_s": TARGET_TOKENS_PER_S, "target_mfu": TARGET_MFU,
+    result: dict = {"target_tokens_per_s": TARGET_TOKENS_PER_S, "target_mfu": TARGET_MFU,
                     "peak_flops": H100_BF16_DENSE_PEAK, "peak_flops_source": "H100 SXM bf16 dense"}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     try:
         import torch
     except ImportError:
@@ -145,10 +139,10 @@ def main() -> int:
 
 
 def finish(result: dict) -> int:
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    path = write_result("gpu_speed", result)
     if not result.get("cuda"):
         print(f"gpu_speed: skipped: {result['error']}")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    print(f"wrote {path}")
     return 0
 
 

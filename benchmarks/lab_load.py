@@ -11,17 +11,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import platform
 import statistics
 import time
-from pathlib import Path
 
 import httpx
+from common import write_result
 
 from tinylm.lab.app import create_app
 from tinylm.lab.server import BackgroundServer
-
-RESULTS = Path(__file__).resolve().parent / "results" / "lab_load.json"
 
 
 async def client_loop(base: str, run_ids: list[str], seconds: float, latencies: list[float], failures: list[str],
@@ -93,7 +90,7 @@ async def main_async(base: str, clients: int, seconds: float) -> dict:
             "p99_ms": round(1000 * ordered[int(0.99 * (len(ordered) - 1))], 2),
             "max_ms": round(1000 * ordered[-1], 2), "target_p99_ms": 200,
             "stream_events_received": sum(seen), "training_iters_during_test": iters,
-            "machine": platform.machine(), "note": "2 shared cores; other work may be running (contention)"}
+            "note": "2 shared cores; other work may be running (contention)"}
 
 
 def main() -> None:
@@ -105,8 +102,7 @@ def main() -> None:
     seconds = max(1.0, min(args.seconds, 120.0))
     with BackgroundServer(create_app(max_active=2), host="127.0.0.1") as base:
         result = asyncio.run(main_async(base, clients, seconds))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_result("lab_load", result)
     print(json.dumps(result, indent=2))
 
 

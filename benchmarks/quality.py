@@ -20,16 +20,14 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")
 import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 import tinylm  # noqa: E402
+from common import SHARED_DATA, write_result  # noqa: E402
 from tinylm.training.evaluate import split_loss  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
-SHARED = HERE.parent.parent / "shared" / "data"
-RESULTS = HERE / "results"
+SHARED = SHARED_DATA
 
 TARGETS = {"microgpt": ("last100_train_loss", 2.30, 2.276),
            "names-gpt": ("best_val_loss", 2.00, 1.972),
@@ -116,7 +114,6 @@ def main(names: list[str]) -> int:
     if not SHARED.is_dir():
         print(json.dumps({"skipped": f"{SHARED} not found"}))
         return 0
-    RESULTS.mkdir(exist_ok=True)
     benches = {"microgpt": bench_microgpt, "names-gpt": bench_names_gpt, "shakespeare-cpu": bench_shakespeare_cpu}
     status = 0
     for name in names or list(benches):
@@ -124,7 +121,7 @@ def main(names: list[str]) -> int:
         key, target, reference = TARGETS[name]
         result.update({"benchmark": f"quality/{name}", "metric": key, "target": target, "reference": reference,
                        "passed": result[key] <= target})
-        (RESULTS / f"quality_{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+        write_result(f"quality_{name}", result)
         print(json.dumps({k: result[k] for k in ("benchmark", "metric", "target", "reference", "passed")}
                          | {key: result[key], "wall_s": result.get("wall_s")}))
         status |= 0 if result["passed"] else 1

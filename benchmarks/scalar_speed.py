@@ -15,11 +15,9 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -30,9 +28,9 @@ from tinylm.engines.scalar_engine.model import ScalarModel
 from tinylm.engines.scalar_engine.plain import PlainOps
 from tinylm.presets import get_preset
 
-ROOT = Path(__file__).resolve().parents[1]
-NAMES = ROOT / ".." / "shared" / "data" / "names.txt"
-RESULTS = ROOT / "benchmarks" / "results" / "scalar_speed.json"
+from common import SHARED_DATA, write_result
+
+NAMES = SHARED_DATA / "names.txt"
 MICROGPT_MS_PER_STEP = 410.0  # shared/reference/README.md
 
 
@@ -143,12 +141,10 @@ def main() -> None:
                            "equal_to_4dp": all(round(a, 4) == round(b, 4) == round(c, 4) for a, b, c in
                                                zip(baseline["losses"], plain["losses"], fused["losses"]))},
         "fused_first_losses": [round(v, 4) for v in fused["losses"][:10]],
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
-                    "load_avg_before": load_before, "load_avg_after": os.getloadavg(),
-                    "note": "2 cores shared with other jobs; timings taken under CPU contention"},
+        "load_avg_before": load_before, "load_avg_after": os.getloadavg(),
+        "note": "2 cores shared with other jobs; timings taken under CPU contention",
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    write_result("scalar_speed", result)
     print(json.dumps({k: result[k] for k in ("microgpt_style", "plain", "fused", "speedup_fused_over_plain",
                                              "speedup_fused_over_microgpt_style",
                                              "speedup_fused_over_microgpt_reference", "loss_agreement")}, indent=2))

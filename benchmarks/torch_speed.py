@@ -17,12 +17,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")
 
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -31,9 +28,8 @@ from tinylm.engines import engine_class  # noqa: E402
 from tinylm.models.params import init_params, param_count  # noqa: E402
 from tinylm.presets import get_preset  # noqa: E402
 from tinylm.seeding import rng_for  # noqa: E402
+from common import write_result  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "torch_speed.json"
 NANOGPT_CPU_TOKENS_PER_S = 13_700.0     # shared/reference/README.md (torch eager, no compile)
 
 
@@ -94,10 +90,9 @@ def main() -> None:
 
     cfg = dataclasses.replace(get_preset("shakespeare-cpu").model, vocab_size=65)
     result: dict = {
-        "benchmark": "torch_speed", "preset": "shakespeare-cpu", "n_params": param_count(cfg),
+        "preset": "shakespeare-cpu", "n_params": param_count(cfg),
         "batch": B, "block": T, "vocab": 65, "dtype": "float32", "threads": torch.get_num_threads(),
-        "torch": torch.__version__, "python": platform.python_version(),
-        "machine": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
         "note": "2-core dev machine shared with other jobs: absolute times are noisy; compare within this run",
         "nanogpt_reference_tokens_per_s": NANOGPT_CPU_TOKENS_PER_S, "engines": {},
     }
@@ -134,9 +129,7 @@ def main() -> None:
         result["ratios"] = {f"{k}_over_torch_eager": v["tokens_per_s"] / base
                             for k, v in eng.items() if "tokens_per_s" in v}
         result["ratios"]["torch_eager_over_nanogpt_reference"] = base / NANOGPT_CPU_TOKENS_PER_S
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    print(f"wrote {write_result('torch_speed', result)}")
 
 
 if __name__ == "__main__":
