@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-import hashlib
 import math
 
 import numpy as np
@@ -48,20 +47,6 @@ def group_norms(arrays: dict[str, np.ndarray]) -> dict[str, float]:
         flat = np.asarray(a, dtype=np.float64).reshape(-1)
         totals[param_group(name)] = totals.get(param_group(name), 0.0) + float(flat @ flat)
     return {g: math.sqrt(v) for g, v in totals.items()}
-
-
-def weights_hash(params: dict[str, np.ndarray]) -> str:
-    try:
-        from ..checkpoints import weights_hash as shared_hash
-    except ImportError:
-        shared_hash = None
-    if shared_hash is not None:
-        return shared_hash(params)
-    digest = hashlib.sha256()
-    for name in sorted(params):
-        digest.update(name.encode())
-        digest.update(np.ascontiguousarray(params[name]).tobytes())
-    return digest.hexdigest()
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

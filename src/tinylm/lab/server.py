@@ -30,9 +30,6 @@ def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True, 
     from .app import create_app
 
     token = resolve_token(host, token)
-    # each training worker gets one BLAS thread: runs share the cores instead of fighting over them
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     app = create_app(token=token, max_active=max_active)
     url = lab_url(host, port, token)
     print(f"tinylm lab: {url}", flush=True)

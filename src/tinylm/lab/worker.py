@@ -15,7 +15,8 @@ import numpy as np
 
 from ..errors import TinyLMError
 from .diagnosis import diagnose
-from .introspect import cycle_detail_after, cycle_detail_before, inspect_update, next_char_logits, weights_hash
+from ..checkpoints import weights_hash
+from .introspect import cycle_detail_after, cycle_detail_before, inspect_update, next_char_logits
 from .texts import BUILTIN, TextNotAvailable, corpus_from_text, source_for
 
 
@@ -140,7 +141,7 @@ class Session:
             if q == "checkpoint":
                 data: Any = trainer.checkpoint_bytes()
             elif q == "hash":
-                data = {"hash": weights_hash(trainer.engine.get_params()), "iter": trainer.iter}
+                data = self.reply_hash()
             elif q == "logits":
                 data = next_char_logits(trainer, message["prefix"])
             elif q == "generate":

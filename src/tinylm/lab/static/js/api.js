@@ -33,6 +33,12 @@ export const command = (id, cmd, n = 1) => postJSON(`api/runs/${id}/command`, {c
 export const ask = (id, q) => postJSON(`api/runs/${id}/query`, q);
 export const resetRun = (id) => del(`api/runs/${id}`).catch(() => null);
 
+// Let go of a run: close its event stream (if any), then remove it on the server (if any).
+export async function closeRun(stream, id) {
+  if (stream) stream.close();
+  if (id) await resetRun(id);
+}
+
 // JSON cannot carry NaN/inf: the worker sends them as strings.
 export const num = (v) => (typeof v === 'string' ? Number(v) : v);
 
@@ -65,4 +71,18 @@ export function guarded(fn) {
     try { showError(''); return await fn(...args); }
     catch (err) { showError(err.message || String(err)); }
   };
+}
+
+// A file input that uploads its first file to `path` (`busyText` in `info` meanwhile), then hands the
+// server's answer to `onUploaded(up, file)`. A failure (upload or callback) clears `info` and becomes the
+// page's error line; `reset` empties the input afterwards either way, so the same file can be chosen again.
+export function uploadOnChange(input, path, info, busyText, onUploaded, {reset = false} = {}) {
+  input.onchange = guarded(async () => {
+    const file = input.files[0];
+    if (!file) return;
+    info.textContent = busyText;
+    try { await onUploaded(await postBytes(path, file), file); }
+    catch (err) { info.textContent = ''; throw err; }
+    finally { if (reset) input.value = ''; }
+  });
 }

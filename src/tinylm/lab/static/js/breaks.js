@@ -1,5 +1,5 @@
 // "When training breaks": six pathology runs, each drawn over its recorded canonical curve.
-import {RunStream, getJSON, guarded, num, resetRun, startRun} from './api.js';
+import {RunStream, closeRun, getJSON, guarded, num, resetRun, startRun} from './api.js';
 import {LossChart} from './chart.js';
 import {el} from './format.js';
 
@@ -39,33 +39,32 @@ export class Breaks {
     if (curve.val.length) card.chart.setSeries('canon-val', curve.val.map(([x, y]) => [x, num(y)]), {color: '#fdba74', alpha: 0.5, width: 4});
   }
 
-  run(name, wait = false) {
+  // Start the pathology `name`; with `wait`, resolve with its diagnosis (or error) event once it ends,
+  // else with null as soon as it is started.
+  async run(name, wait = false) {
     const card = this.cards[name];
-    return new Promise(async (resolve, reject) => {
-      try {
-        if (card.stream) card.stream.close();
-        if (card.id) await resetRun(card.id);
-        card.losses = []; card.diagnosis = null; card.state = 'starting';
-        card.chart.setSeries('live', [], {color: '#2563eb', width: 1.5});
-        card.chart.setSeries('val', [], {color: '#ea580c', width: 1.5, dots: true});
-        card.chart.markers = [];
-        card.diag.textContent = 'running…'; card.diag.className = 'diag muted';
-        const {id} = await startRun({pathology: name, engine: 'numpy', seed: 'pathology', label: name});
-        card.id = id;
-        card.stream = new RunStream(id, (m) => {
-          if (m.event === 'step') { card.losses.push(num(m.loss)); card.chart.addPoint('live', m.iter, num(m.loss)); }
-          else if (m.event === 'eval' && m.iter > 0) card.chart.addPoint('val', m.iter, num(m.val_loss));
-          else if (m.event === 'start') { card.chart.setXMax(card.xmax || m.steps); }
-          else if (m.event === 'status') card.state = m.state;
-          else if (m.event === 'diagnosis') {
-            card.diagnosis = m; card.diag.textContent = m.message;
-            card.diag.className = 'diag ' + (m.name === 'healthy' ? '' : 'bad');
-            card.diag.dataset.name = m.name;
-            card.stream.close(); resetRun(id); card.id = null; resolve(m);
-          } else if (m.event === 'error') { card.diag.textContent = m.message; card.diag.className = 'diag bad'; resolve(m); }
-        });
-        if (!wait) resolve(null);
-      } catch (err) { reject(err); }
+    await closeRun(card.stream, card.id);
+    card.losses = []; card.diagnosis = null; card.state = 'starting';
+    card.chart.setSeries('live', [], {color: '#2563eb', width: 1.5});
+    card.chart.setSeries('val', [], {color: '#ea580c', width: 1.5, dots: true});
+    card.chart.markers = [];
+    card.diag.textContent = 'running…'; card.diag.className = 'diag muted';
+    const {id} = await startRun({pathology: name, engine: 'numpy', seed: 'pathology', label: name});
+    card.id = id;
+    const ended = new Promise((resolve) => {
+      card.stream = new RunStream(id, (m) => {
+        if (m.event === 'step') { card.losses.push(num(m.loss)); card.chart.addPoint('live', m.iter, num(m.loss)); }
+        else if (m.event === 'eval' && m.iter > 0) card.chart.addPoint('val', m.iter, num(m.val_loss));
+        else if (m.event === 'start') { card.chart.setXMax(card.xmax || m.steps); }
+        else if (m.event === 'status') card.state = m.state;
+        else if (m.event === 'diagnosis') {
+          card.diagnosis = m; card.diag.textContent = m.message;
+          card.diag.className = 'diag ' + (m.name === 'healthy' ? '' : 'bad');
+          card.diag.dataset.name = m.name;
+          card.stream.close(); resetRun(id); card.id = null; resolve(m);
+        } else if (m.event === 'error') { card.diag.textContent = m.message; card.diag.className = 'diag bad'; resolve(m); }
+      });
     });
+    return wait ? ended : null;
   }
 }

@@ -1,7 +1,7 @@
 // One training cycle, step by step: the current name, forward -> loss -> backward -> update, each phase
 // highlighted in turn with what the live model actually computed for that step (worker-side detail).
-import {RunStream, command, guarded, num, resetRun, startRun} from './api.js';
-import {drawBars, el, glyph, sci} from './format.js';
+import {RunStream, closeRun, command, guarded, num, startRun} from './api.js';
+import {drawBars, el, glyph, sci, visible} from './format.js';
 
 const $ = (id) => document.getElementById(id);
 const PHASES = ['forward', 'loss', 'backward', 'update'];
@@ -19,8 +19,7 @@ export class Cycle {
 
   async prepare() {
     this.stop();
-    if (this.stream) this.stream.close();
-    if (this.id) await resetRun(this.id);
+    await closeRun(this.stream, this.id);
     this.details = []; this.finished = false;
     const {id} = await startRun({preset: 'microgpt', data: 'names', engine: 'numpy', seed: $('seed').value || 'lab',
                                  steps: 1000, sample_every: 0, paused: true, detail: true, label: 'cycle'});
@@ -60,7 +59,7 @@ export class Cycle {
   async animate(d) {
     const ms = 700 / this.speed();
     $('cycle-iter').textContent = `iter ${d.iter}`;
-    $('cycle-doc').textContent = [...d.document].map(glyph).join('');
+    $('cycle-doc').textContent = visible(d.document);
     for (const phase of PHASES) {
       for (const span of document.querySelectorAll('.phases span')) span.classList.toggle('on', span.dataset.phase === phase);
       this.render(d, phase);
@@ -74,7 +73,7 @@ export class Cycle {
       $('cycle-loss').textContent = '…';
       table.classList.remove('lit-loss');
       table.tBodies[0].replaceChildren(...d.positions.map((p) => el('tr', {},
-        el('td', {}, [...p.prefix].map(glyph).join('') || '·'),
+        el('td', {}, visible(p.prefix) || '·'),
         el('td', {}, p.top.map(([c, q]) => `${glyph(c)} ${q.toFixed(2)}`).join('  ')),
         el('td', {class: p.top[0][0] === p.target ? 'hit' : ''}, glyph(p.target)),
         el('td', {}, p.p_target.toFixed(3)), el('td', {}, p.loss.toFixed(3)))));

@@ -24,14 +24,3 @@ export function drawBars(container, rows, max = null) {
     el('span', {class: 'fill', style: `width:${Math.max(0.5, 180 * value / top)}px`}),
     el('span', {class: 'num'}, text ?? sci(value)))));
 }
-
-export function ema(values, alpha = 0.05) {
-  const out = [];
-  let acc = null;
-  for (const v of values) {
-    if (!Number.isFinite(v)) { out.push(v); continue; }
-    acc = acc === null ? v : acc + alpha * (v - acc);
-    out.push(acc);
-  }
-  return out;
-}

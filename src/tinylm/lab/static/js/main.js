@@ -1,5 +1,5 @@
 // Wires the panels together. `window.tinylab` exposes their state (handy for tests and curious users).
-import {command, getJSON, guarded, postBytes, showError} from './api.js';
+import {command, getJSON, guarded, showError, uploadOnChange} from './api.js';
 import {Breaks} from './breaks.js';
 import {Checkpoints} from './checkpoints.js';
 import {Cycle} from './cycle.js';
@@ -29,15 +29,9 @@ async function main() {
   $('preset').onchange = () => { $('steps').value = info.presets.find((p) => p.name === $('preset').value).steps; };
   $('engine').replaceChildren(...info.engines.map((e) => new Option(e, e)));
 
-  $('text-file').onchange = guarded(async (e) => {
-    const file = e.target.files[0];
-    if (!file) return;
-    $('text-info').textContent = 'uploading…';
-    try {
-      const up = await postBytes('api/uploads/text', file);
-      lab.textUpload = up.id; $('data').value = 'upload';
-      $('text-info').textContent = `${file.name}: ${up.chars} chars, ${up.vocab} distinct`;
-    } catch (err) { $('text-info').textContent = ''; throw err; }
+  uploadOnChange($('text-file'), 'api/uploads/text', $('text-info'), 'uploading…', (up, file) => {
+    lab.textUpload = up.id; $('data').value = 'upload';
+    $('text-info').textContent = `${file.name}: ${up.chars} chars, ${up.vocab} distinct`;
   });
 
   lab.runner = new Runner(lab);

@@ -1,5 +1,5 @@
 // The runner: start/pause/resume/step/reset a run, its readouts, its loss chart and its samples.
-import {RunStream, command, guarded, num, resetRun, showError, startRun} from './api.js';
+import {RunStream, closeRun, command, guarded, num, showError, startRun} from './api.js';
 import {LossChart} from './chart.js';
 import {el, fmt, seconds, sci, visible} from './format.js';
 
@@ -45,8 +45,7 @@ export class Runner {
   }
 
   async reset() {
-    if (this.stream) this.stream.close();
-    if (this.id) await resetRun(this.id);
+    await closeRun(this.stream, this.id);
     this.id = null; this.stream = null;
     this.clearState();
     this.chart.clear();

@@ -1,7 +1,7 @@
 // Generation sandbox: next-character probabilities at a temperature, built char by char.
 // The logits come from the live model once per prefix; temperature reshapes them here, live.
 import {ask, guarded} from './api.js';
-import {drawBars, glyph} from './format.js';
+import {drawBars, glyph, visible} from './format.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -38,7 +38,7 @@ export class Sandbox {
     this.draw();
   }
   draw() {
-    $('sb-built').textContent = [...this.built].map(glyph).join('') + (this.done ? ' ⏎' : '');
+    $('sb-built').textContent = visible(this.built) + (this.done ? ' ⏎' : '');
     if (!this.logits) return;
     this.probs = softmax(this.logits, this.temperature());
     const shown = this.order.slice(0, 30);

@@ -1,6 +1,6 @@
 // Twin seeds: two runs side by side. Same seed -> identical curves and weight hashes;
 // a one-character change of seed -> the curves part; the page shows the iter where they do.
-import {RunStream, guarded, num, resetRun, startRun} from './api.js';
+import {RunStream, closeRun, guarded, num, startRun} from './api.js';
 import {LossChart} from './chart.js';
 
 const $ = (id) => document.getElementById(id);
@@ -21,7 +21,7 @@ export class Twins {
     $('tw-result').textContent = 'training…'; $('tw-result').className = '';   // before any await
     const old = Object.values(this.runs).filter(Boolean);
     this.runs = {A: null, B: null};
-    for (const twin of old) { twin.stream.close(); await resetRun(twin.id); }
+    for (const twin of old) await closeRun(twin.stream, twin.id);
     this.chart.clear();
     this.parted = null;
     $('tw-hash-a').textContent = '–'; $('tw-hash-b').textContent = '–';
