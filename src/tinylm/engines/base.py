@@ -46,6 +46,29 @@ def check_batch(cfg: ModelConfig, x, y=None) -> tuple[np.ndarray, np.ndarray | N
     return x.astype(np.int64, copy=False), y
 
 
+def check_decoder_tokens(tokens, batch_size: int, vocab_size: int) -> np.ndarray:
+    """Validate one decoder step's tokens (one id per row, [batch_size]); returns int64. Problems are ConfigErrors."""
+    tokens = np.asarray(tokens)
+    if tokens.shape != (batch_size,):
+        raise ConfigError(f"decoder step expects {batch_size} tokens (one per row), got shape {tokens.shape}")
+    if not np.issubdtype(tokens.dtype, np.integer):
+        raise ConfigError(f"decoder tokens must be integers, got {tokens.dtype}")
+    if tokens.size and (tokens.min() < 0 or tokens.max() >= vocab_size):
+        raise ConfigError(f"token id out of range 0..{vocab_size - 1}")
+    return tokens.astype(np.int64, copy=False)
+
+
+def check_engine_args(dtype: str, cfg: ModelConfig | None = None, dtypes=("float32", "float64")) -> None:
+    """A dtype among ``dtypes`` (float32 | float64), then (when ``cfg`` is given) a valid config with a
+    resolved block_size. Each problem is a one-line ConfigError."""
+    if dtype not in dtypes:
+        raise ConfigError(f"dtype must be float32 or float64, got {dtype!r}")
+    if cfg is not None:
+        cfg.validate()
+        if cfg.block_size < 1:
+            raise ConfigError("block_size must be resolved (>= 1) before building a model")
+
+
 def check_params(expected: dict[str, tuple[int, ...]], params: dict, family: str,
                  error: type[Exception] = ConfigError) -> None:
     """Every expected name present, nothing extra, every shape right; raises ``error`` with one line."""

@@ -9,22 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import ConfigError
-from ..base import Decoder
+from ..base import Decoder, check_decoder_tokens
 from .gpt import GPT
 from .mlp import MLP
-from .ops import linear_forward, residual_forward
-
-
-def _check_tokens(tokens: np.ndarray, batch_size: int, vocab_size: int) -> np.ndarray:
-    tokens = np.asarray(tokens)
-    if tokens.shape != (batch_size,):
-        raise ConfigError(f"decoder step expects {batch_size} tokens (one per row), got shape {tokens.shape}")
-    if not np.issubdtype(tokens.dtype, np.integer):
-        raise ConfigError(f"decoder tokens must be integers, got {tokens.dtype}")
-    if tokens.size and (tokens.min() < 0 or tokens.max() >= vocab_size):
-        raise ConfigError(f"token id out of range 0..{vocab_size - 1}")
-    return tokens.astype(np.int64, copy=False)
+from .ops import linear_forward
 
 
 class WindowDecoder(Decoder):
@@ -48,7 +36,7 @@ class WindowDecoder(Decoder):
         return self._position
 
     def step(self, tokens: np.ndarray) -> np.ndarray:
-        tokens = _check_tokens(tokens, self.batch_size, self.model.cfg.vocab_size)
+        tokens = check_decoder_tokens(tokens, self.batch_size, self.model.cfg.vocab_size)
         self.window[:, :-1] = self.window[:, 1:]
         self.window[:, -1] = tokens
         self._position += 1
@@ -96,7 +84,7 @@ class KVCacheDecoder(Decoder):
 
     def step(self, tokens: np.ndarray) -> np.ndarray:
         model, cfg = self.model, self.model.cfg
-        tokens = _check_tokens(tokens, self.batch_size, cfg.vocab_size)
+        tokens = check_decoder_tokens(tokens, self.batch_size, cfg.vocab_size)
         if self.filled == cfg.block_size:             # slide: keep the last block_size - 1 tokens
             window = self.history[:, 1:].copy()
             if window.shape[1]:
@@ -107,10 +95,8 @@ class KVCacheDecoder(Decoder):
         x, _ = model.embed(tokens[:, None], start=t)     # [B, 1, C]
         C, H, hd = cfg.n_embd, cfg.n_head, cfg.head_dim
         scale = model.dtype.type(1.0 / np.sqrt(hd))
-        p = model.params
         for i in range(cfg.n_layer):
-            prefix = f"h.{i}"
-            h, _ = model.norm_forward(x, f"{prefix}.norm1")
+            h, _ = model.norm_forward(x, f"h.{i}.norm1")
             qkv, _ = linear_forward(h, model.qkv_weight[i], model.qkv_bias[i])
             B = qkv.shape[0]
             q = qkv[:, 0, :C].reshape(B, H, 1, hd) * scale
@@ -122,13 +108,8 @@ class KVCacheDecoder(Decoder):
             np.exp(att, out=att)
             att /= att.sum(axis=-1, keepdims=True)
             a = (att @ values).reshape(B, 1, C)
-            o, _ = linear_forward(a, p[f"{prefix}.attn.wo.weight"], p.get(f"{prefix}.attn.wo.bias"))
-            x, _ = residual_forward(x, o)
-            h, _ = model.norm_forward(x, f"{prefix}.norm2")
-            f, _ = linear_forward(h, p[f"{prefix}.mlp.fc1.weight"], p.get(f"{prefix}.mlp.fc1.bias"))
-            f, _ = model.act_forward(f)
-            f, _ = linear_forward(f, p[f"{prefix}.mlp.fc2.weight"], p.get(f"{prefix}.mlp.fc2.bias"))
-            x, _ = residual_forward(x, f)
+            unused: dict = {}                              # the backward caches, not needed here
+            x = model.mlp_residual(model.attn_out(x, a, i, unused), i, unused)
         logits, _ = model.head_forward(x)
         self.history[:, t] = tokens
         self.filled = t + 1

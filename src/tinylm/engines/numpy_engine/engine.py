@@ -7,7 +7,7 @@ from ...errors import ConfigError
 from ...models.config import ModelConfig
 from ...models.params import decay_names
 from ...training.optim import NumpyOptimizer, clip_grads_, global_norm
-from ..base import Decoder, Engine, OptimConfig, StepStats, check_batch
+from ..base import Decoder, Engine, OptimConfig, StepStats, check_batch, check_engine_args
 from .bigram import Bigram
 from .decoder import make_decoder
 from .gpt import GPT
@@ -17,7 +17,6 @@ from .model import NumpyModel
 from .ops import cross_entropy_backward, cross_entropy_forward
 
 MODELS = {"bigram": Bigram, "mlp": MLP, "gpt": GPT}
-DTYPES = ("float32", "float64")
 
 
 class NumpyEngine(Engine):
@@ -27,11 +26,7 @@ class NumpyEngine(Engine):
         super().__init__(cfg, params, dtype)
         if options:
             raise ConfigError(f"unknown numpy engine option {sorted(options)[0]!r}")
-        if dtype not in DTYPES:
-            raise ConfigError(f"dtype must be float32 or float64, got {dtype!r}")
-        cfg.validate()
-        if cfg.block_size < 1:
-            raise ConfigError("block_size must be resolved (>= 1) before building a model")
+        check_engine_args(dtype, cfg)
         keep_freed_memory()
         self.model: NumpyModel = MODELS[cfg.family](cfg, np.dtype(dtype))
         self.model.load(params)

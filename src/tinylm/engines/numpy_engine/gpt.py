@@ -65,20 +65,33 @@ class GPT(NumpyModel):
 
     # --- one transformer block ----------------------------------------------------------------
     def block_forward(self, x: np.ndarray, i: int) -> tuple[np.ndarray, dict]:
-        p, C, prefix = self.params, self.cfg.n_embd, f"h.{i}"
+        C, prefix = self.cfg.n_embd, f"h.{i}"
         cache: dict = {}
         h, cache["norm1"] = self.norm_forward(x, f"{prefix}.norm1")
         qkv, cache["qkv"] = linear_forward(h, self.qkv_weight[i], self.qkv_bias[i])
         q, k, v = qkv[..., :C], qkv[..., C:2 * C], qkv[..., 2 * C:]
         a, cache["attn"] = attention_forward(q, k, v, self.cfg.n_head, self.mask)
+        x = self.attn_out(x, a, i, cache)
+        x = self.mlp_residual(x, i, cache)
+        return x, cache
+
+    # the rest of a block after attention, shared with the KV-cache decoder; each fills ``cache``
+    def attn_out(self, x: np.ndarray, a: np.ndarray, i: int, cache: dict) -> np.ndarray:
+        """x + wo(a): the out-projection of the attention ``a`` of block i, and the residual."""
+        p, prefix = self.params, f"h.{i}"
         o, cache["wo"] = linear_forward(a, p[f"{prefix}.attn.wo.weight"], p.get(f"{prefix}.attn.wo.bias"))
         x, _ = residual_forward(x, o)
+        return x
+
+    def mlp_residual(self, x: np.ndarray, i: int, cache: dict) -> np.ndarray:
+        """x + fc2(act(fc1(norm2(x)))) of block i."""
+        p, prefix = self.params, f"h.{i}"
         h, cache["norm2"] = self.norm_forward(x, f"{prefix}.norm2")
         f, cache["fc1"] = linear_forward(h, p[f"{prefix}.mlp.fc1.weight"], p.get(f"{prefix}.mlp.fc1.bias"))
         f, cache["act"] = self.act_forward(f)
         f, cache["fc2"] = linear_forward(f, p[f"{prefix}.mlp.fc2.weight"], p.get(f"{prefix}.mlp.fc2.bias"))
         x, _ = residual_forward(x, f)
-        return x, cache
+        return x
 
     def block_backward(self, dx: np.ndarray, cache: dict, i: int, grads: dict) -> np.ndarray:
         prefix, C, bias = f"h.{i}", self.cfg.n_embd, self.cfg.bias
@@ -90,7 +103,7 @@ class GPT(NumpyModel):
         dh, grads[f"{prefix}.mlp.fc1.weight"], db = linear_backward(df, cache["fc1"])
         if bias:
             grads[f"{prefix}.mlp.fc1.bias"] = db
-        dx = dx + self.norm_backward(dh, cache["norm2"], f"{prefix}.norm2", grads)
+        dx += self.norm_backward(dh, cache["norm2"], f"{prefix}.norm2", grads)   # dx is the caller's fresh gradient
 
         dx, dbranch = residual_backward(dx, ())
         da, grads[f"{prefix}.attn.wo.weight"], db = linear_backward(dbranch, cache["wo"])

@@ -96,6 +96,8 @@ def layernorm_forward(x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray
     rstd = np.sqrt(var, out=var)
     np.reciprocal(rstd, out=rstd)
     xhat *= rstd
+    if weight is None and bias is None:
+        return xhat, (xhat, rstd, None, False)      # no affine: out is xhat itself, as in rmsnorm
     out = xhat * weight if weight is not None else xhat.copy()
     if bias is not None:
         out += bias

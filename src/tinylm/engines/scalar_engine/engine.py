@@ -19,7 +19,8 @@ from ...errors import CheckpointError, ConfigError, DataError
 from ...models.config import ModelConfig
 from ...models.params import decay_names, param_specs
 from ...training.optim import NumpyOptimizer, clip_grads_, global_norm
-from ..base import Decoder, Engine, OptimConfig, StepStats, check_batch, check_params
+from ..base import (Decoder, Engine, OptimConfig, StepStats, check_batch, check_decoder_tokens, check_engine_args,
+                    check_params)
 from .fused import FusedOps
 from .graph import count_edges, graph_stats, graph_to_data
 from .leaves import Leaf, make_leaves
@@ -72,11 +73,7 @@ class ScalarEngine(Engine):
             raise ConfigError(f"unknown scalar engine option {sorted(options)[0]!r} (known: mode)")
         if mode not in MODES:
             raise ConfigError(f"unknown scalar mode {mode!r} (choose from {', '.join(MODES)})")
-        if dtype not in ("float32", "float64"):
-            raise ConfigError(f"dtype must be float32 or float64, got {dtype!r}")
-        cfg.validate()
-        if cfg.block_size < 1:
-            raise ConfigError("block_size must be resolved (>= 1) before building a model")
+        check_engine_args(dtype, cfg)
         self.mode = mode
         self.ops = MODES[mode]()
         self._specs = {s.name: s.shape for s in param_specs(cfg)}
@@ -260,13 +257,7 @@ class ScalarDecoder(Decoder):
 
     def step(self, tokens: np.ndarray) -> np.ndarray:
         cfg = self.cfg
-        tokens = np.asarray(tokens)
-        if tokens.shape != (self.batch_size,):
-            raise ConfigError(f"decoder step expects {self.batch_size} tokens (one per row), got shape {tokens.shape}")
-        if not np.issubdtype(tokens.dtype, np.integer):
-            raise ConfigError(f"decoder tokens must be integers, got {tokens.dtype}")
-        if tokens.size and (tokens.min() < 0 or tokens.max() >= cfg.vocab_size):
-            raise ConfigError(f"token id out of range 0..{cfg.vocab_size - 1}")
+        tokens = check_decoder_tokens(tokens, self.batch_size, cfg.vocab_size)
         out = np.empty((self.batch_size, cfg.vocab_size), dtype=np.float64)
         with gc_paused():
             for b, token in enumerate(tokens.tolist()):

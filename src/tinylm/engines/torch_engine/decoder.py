@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ...errors import ConfigError
-from ..base import Decoder
+from ..base import Decoder, check_decoder_tokens
 from .model import GPT, Bigram, ContextMLP
 
 
@@ -31,19 +30,9 @@ class TorchDecoder(Decoder):
     def position(self) -> int:
         return self._position
 
-    def _check(self, tokens: np.ndarray) -> np.ndarray:
-        tokens = np.asarray(tokens)
-        if tokens.shape != (self.batch_size,):
-            raise ConfigError(f"decoder step expects {self.batch_size} tokens (one per row), got shape {tokens.shape}")
-        if not np.issubdtype(tokens.dtype, np.integer):
-            raise ConfigError(f"decoder tokens must be integers, got {tokens.dtype}")
-        if tokens.size and (tokens.min() < 0 or tokens.max() >= self.cfg.vocab_size):
-            raise ConfigError(f"token id out of range 0..{self.cfg.vocab_size - 1}")
-        return tokens.astype(np.int64, copy=False)
-
     @torch.no_grad()
     def step(self, tokens: np.ndarray) -> np.ndarray:
-        tok = torch.as_tensor(self._check(tokens), device=self.device)
+        tok = torch.as_tensor(check_decoder_tokens(tokens, self.batch_size, self.cfg.vocab_size), device=self.device)
         self.history.append(tok)
         self.history = self.history[-max(self.cfg.block_size, self.cfg.context, 1):]
         self._position += 1

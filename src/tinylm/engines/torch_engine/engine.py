@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from ...errors import ConfigError, DataError, EngineUnavailable
 from ...models.config import ModelConfig
 from ...models.params import decay_names
-from ..base import Decoder, Engine, OptimConfig, StepStats, check_batch, check_params
+from ..base import Decoder, Engine, OptimConfig, StepStats, check_batch, check_engine_args, check_params
 from . import distributed
 from .decoder import TorchDecoder
 from .model import build_model
@@ -58,8 +58,7 @@ class TorchEngine(Engine):
         if options:
             raise ConfigError(f"unknown torch engine option {sorted(options)[0]!r} (choose from device, "
                               "compile, amp, fused, sdpa, deterministic, num_threads)")
-        if dtype not in DTYPES:
-            raise ConfigError(f"dtype must be float32 or float64, got {dtype!r}")
+        check_engine_args(dtype, dtypes=DTYPES)
         if isinstance(compile, str) and compile not in COMPILE_MODES:
             raise ConfigError(f"unknown torch.compile mode {compile!r} (choose from {', '.join(COMPILE_MODES)})")
         super().__init__(cfg, params, dtype)
@@ -123,14 +122,18 @@ class TorchEngine(Engine):
         low = -1 if what == "y" else 0
         if x.size and (x.min() < low or x.max() >= self.cfg.vocab_size):
             raise DataError(f"{what} holds token ids outside 0..{self.cfg.vocab_size - 1}")
-        return torch.as_tensor(x.astype(np.int64, copy=False)).to(self.device, non_blocking=True)
+        return self._to_device(x)
+
+    def _to_device(self, x: np.ndarray) -> torch.Tensor:
+        """Token ids (already checked) as an int64 tensor on this engine's device."""
+        return torch.as_tensor(np.asarray(x).astype(np.int64, copy=False)).to(self.device, non_blocking=True)
 
     def _batch(self, x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, int]:
         """This rank's rows of the global batch, and the global count of valid targets."""
         x, y = check_batch(self.cfg, x, y)
         n_valid = int(np.count_nonzero(y != -1))
         rows = distributed.own_rows(np.shape(x)[0], self.rank, self.world_size)
-        return self._tokens(np.asarray(x)[rows]), self._tokens(np.asarray(y)[rows], "y"), n_valid
+        return self._to_device(x[rows]), self._to_device(y[rows]), n_valid
 
     def _autocast(self):
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp)

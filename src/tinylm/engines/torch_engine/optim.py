@@ -40,26 +40,29 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
+def _slot_keys(cfg: OptimConfig) -> list[tuple[str, str]]:
+    """(numpy key, torch state key) of every per-parameter slot of this optimizer."""
+    if cfg.name in ("adam", "adamw"):
+        return [("m", "exp_avg"), ("v", "exp_avg_sq")]
+    return [("buf", "momentum_buffer")] if cfg.momentum else []
+
+
 def export_state(optimizer: torch.optim.Optimizer, named: dict[str, torch.nn.Parameter],
                  cfg: OptimConfig) -> dict[str, np.ndarray]:
     """numpy-layout state; zeros for slots torch has not created yet (before the first step)."""
+    keys = _slot_keys(cfg)
     out: dict[str, np.ndarray] = {}
     for name, p in named.items():
         state = optimizer.state.get(p, {})
-        if cfg.name in ("adam", "adamw"):
-            for key, torch_key in (("m", "exp_avg"), ("v", "exp_avg_sq")):
-                t = state.get(torch_key)
-                out[f"{key}.{name}"] = _to_numpy(t) if t is not None else np.zeros(tuple(p.shape), _np_dtype(p))
-        elif cfg.momentum:
-            t = state.get("momentum_buffer")
-            out[f"buf.{name}"] = _to_numpy(t) if t is not None else np.zeros(tuple(p.shape), _np_dtype(p))
+        for key, torch_key in keys:
+            t = state.get(torch_key)
+            out[f"{key}.{name}"] = _to_numpy(t) if t is not None else np.zeros(tuple(p.shape), _np_dtype(p))
     return out
 
 
 def import_state(optimizer: torch.optim.Optimizer, named: dict[str, torch.nn.Parameter], cfg: OptimConfig,
                  steps: int, state: dict[str, np.ndarray]) -> None:
-    keys = [("m", "exp_avg"), ("v", "exp_avg_sq")] if cfg.name in ("adam", "adamw") else (
-        [("buf", "momentum_buffer")] if cfg.momentum else [])
+    keys = _slot_keys(cfg)
     for name, p in named.items():
         for key, _ in keys:
             k = f"{key}.{name}"
