@@ -6,41 +6,10 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-if not CHROMIUM.exists():
-    pytest.skip("Debian's Chromium (/usr/bin/chromium) is not installed", allow_module_level=True)
-
-from tinylm.lab.app import create_app  # noqa: E402
-from tinylm.lab.server import BackgroundServer  # noqa: E402
-
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 LN27 = math.log(27)
-
-
-@pytest.fixture(scope="module")
-def server_url():
-    with BackgroundServer(create_app(max_active=2)) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, server_url):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    page = context.new_page()
-    page.goto(server_url + "/")
-    page.wait_for_function("window.tinylab && window.tinylab.runner")
-    yield page
-    context.close()
+# fixtures server_url, browser and page (which fails a test that logged console/page errors): conftest.py
 
 
 def shot(page, name, selector=None):
@@ -183,13 +152,15 @@ def test_checkpoint_download_then_upload_continues_exactly(page, tmp_path):
     shot(page, "checkpoints", "#checkpoints")
 
 
-def test_bad_checkpoint_upload_shows_a_readable_error(page, tmp_path):
+def test_bad_checkpoint_upload_shows_a_readable_error(page, page_errors, tmp_path):
+    page_errors.allow_http(400, "/api/uploads/checkpoint")     # the server refuses it: that is the point
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"this is not a checkpoint" * 10)
     page.set_input_files("#ck-file", str(junk))
-    page.wait_for_selector("#error:not([hidden])")
-    assert "checkpoint" in page.inner_text("#error")
-    shot(page, "bad-upload")
+    page.wait_for_selector("#checkpoints .panel-error:not([hidden])")
+    assert "checkpoint" in page.inner_text("#checkpoints .panel-error")
+    assert page.inner_text("#ck-info") == ""                   # no stale "checking…"
+    shot(page, "bad-upload", "#checkpoints")
 
 
 def test_twin_seeds_identical_hashes_then_parting_curves(page):

@@ -3,8 +3,9 @@
 - ``cycle_detail_before/after``: the training-cycle view. Before a step: that step's batch (peeked
   without consuming the data RNG), the model's predictions per position, the loss and the gradient norm
   per parameter group. After it: the Adam update each group received.
-- ``inspect_update``: one real forward/backward on a typed document and the Adam update it implies
-  (grad, m, v, m_hat, v_hat, lr_t, delta) for a chosen parameter; optionally applied.
+- ``inspect_update``: one real forward/backward on a typed document and the update it implies for a
+  chosen parameter (grad, m, v, m_hat, v_hat, lr_t, delta), computed by the training code's own update
+  rule and decay set (``training.optim.preview_update``, ``models.params.decay_names``); optionally applied.
 - ``next_char_logits``: next-token logits after a prefix (the sandbox reshapes them by temperature).
 """
 from __future__ import annotations
@@ -14,7 +15,8 @@ import math
 import numpy as np
 
 from ..errors import TinyLMError
-from ..training.optim import global_norm
+from ..models.params import decay_names
+from ..training.optim import bias_corrected, clip_coefficient, clip_grads_, global_norm, preview_update
 from ..training.schedules import learning_rate
 
 END_LABEL = "<end>"
@@ -114,7 +116,8 @@ def cycle_detail_after(trainer, before: dict, step: dict) -> dict:
                "delta": float(delta[name][index])}
     if f"m.{name}" in state:
         m, v = float(state[f"m.{name}"][index]), float(state[f"v.{name}"][index])
-        example.update(m=m, v=v, m_hat=m / (1 - opt.beta1 ** steps), v_hat=v / (1 - opt.beta2 ** steps))
+        m_hat, v_hat = bias_corrected(m, v, steps, opt)
+        example.update(m=m, v=v, m_hat=m_hat, v_hat=v_hat)
     before.update(optimizer=opt.name, t=steps, beta1=opt.beta1, beta2=opt.beta2, step_loss=step["loss"],
                   update_norms=group_norms(delta), example=example, grad_norm=step["grad_norm"])
     return before
@@ -134,7 +137,10 @@ def next_char_logits(trainer, prefix: str) -> dict:
 
 
 def inspect_update(trainer, document: str, param: str, apply: bool) -> dict:
-    """One real forward + backward on ``document`` and the optimizer update it implies."""
+    """One real forward + backward on ``document`` and the optimizer update it implies.
+
+    The predicted update is computed by the code the engines' optimizer runs (clipping, Adam/AdamW or
+    SGD, and the decay set: AdamW never decays norm gains or biases), on copies of the live state."""
     engine, cfg = trainer.engine, trainer.train_cfg
     opt = cfg.optim
     x, y = encode_document(trainer, document)
@@ -144,25 +150,23 @@ def inspect_update(trainer, document: str, param: str, apply: bool) -> dict:
         raise TinyLMError(f"unknown parameter {param!r}")
     loss, grads = engine.forward_backward(x, y)
     norm = global_norm(grads)
-    clip = opt.grad_clip / (norm + 1e-6) if opt.grad_clip and opt.grad_clip / (norm + 1e-6) < 1 else 1.0
-    g = grads[param].astype(np.float64) * clip
+    clip = clip_coefficient(opt.grad_clip, norm)
+    clip_grads_(grads, opt.grad_clip, norm)          # grads are this call's own copies
     lr = float(learning_rate(cfg, min(trainer.iter, cfg.steps - 1)))
     steps, state = engine.get_optimizer_state()
-    t = steps + 1
-    p = params[param].astype(np.float64)
+    p = params[param]
+    slots = {key: state[f"{key}.{param}"] for key in ("m", "v", "buf") if f"{key}.{param}" in state}
+    in_decay_set = param in decay_names(trainer.model_cfg)
+    update = preview_update(p, grads[param], slots, steps, lr, opt, in_decay_set)
+    g = grads[param].astype(np.float64)
     result = {"document": document, "loss": float(loss), "param": param, "shape": list(p.shape),
-              "optimizer": opt.name, "t": t, "lr": lr, "grad_norm": norm, "clip_scale": clip,
+              "optimizer": opt.name, "t": steps + 1, "lr": lr, "grad_norm": norm, "clip_scale": clip,
+              "weight_decay": opt.weight_decay if opt.name == "adamw" and in_decay_set else 0.0,
               "params": list(params)}
-    if opt.name == "sgd":
-        new = p - lr * g
-        cols = {}
-    else:
-        m = opt.beta1 * state[f"m.{param}"].astype(np.float64) + (1 - opt.beta1) * g
-        v = opt.beta2 * state[f"v.{param}"].astype(np.float64) + (1 - opt.beta2) * g * g
-        m_hat, v_hat = m / (1 - opt.beta1 ** t), v / (1 - opt.beta2 ** t)
-        decayed = p * (1 - lr * opt.weight_decay) if opt.name == "adamw" and opt.weight_decay else p
-        new = decayed - lr * m_hat / (np.sqrt(v_hat) + opt.eps)
-        cols = {"m": m, "v": v, "m_hat": m_hat, "v_hat": v_hat}
+    cols = {}
+    if update.m_hat is not None:
+        cols = {"m": update.slots["m"], "v": update.slots["v"], "m_hat": update.m_hat, "v_hat": update.v_hat}
+    new, p = update.new.astype(np.float64), p.astype(np.float64)
     delta = new - p
     flat = np.argsort(-np.abs(g).reshape(-1), kind="stable")[:8]
     rows = []

@@ -58,24 +58,82 @@ export class RunStream {
   close() { this.source.close(); }
 }
 
-export function showError(message) {
-  const box = document.getElementById('error');
+// Errors are shown where they happened: in the panel (a <section>, or one pathology card) whose control
+// caused them, on an error line under that control's row. Errors with no panel (the connection, a hidden
+// tab) use the banner at the top of the page.
+const errorLines = new WeakMap();      // panel element -> its error line
+
+export const panelOf = (node) => (node instanceof Element ? node.closest('.break, section') : null);
+
+function errorLine(panel, near) {
+  let line = errorLines.get(panel);
+  if (!line) {
+    line = document.createElement('div');
+    line.className = 'panel-error'; line.setAttribute('role', 'alert'); line.hidden = true;
+    errorLines.set(panel, line);
+  }
+  const row = near instanceof Element ? near.closest('.controls') : null;
+  const anchor = row && panel.contains(row) ? row : panel.querySelector('h2, h3');
+  if (anchor) anchor.after(line); else panel.prepend(line);
+  return line;
+}
+
+/** Show `message` (or hide the error when it is empty) in `where`'s panel, or in the top banner. */
+export function showError(message, where = null) {
+  const panel = typeof where === 'string' ? document.getElementById(where) : panelOf(where);
+  const box = panel ? errorLine(panel, where) : document.getElementById('error');
   if (!message) { box.hidden = true; box.textContent = ''; return; }
   box.textContent = message;
   box.hidden = false;
 }
 
-// Run an async UI action; a failure becomes the readable error line at the top of the page.
-export function guarded(fn) {
+/** Hide the error line of `where`'s panel (if it has one) without creating it. */
+export function clearError(where) {
+  const panel = typeof where === 'string' ? document.getElementById(where) : panelOf(where);
+  const line = panel && errorLines.get(panel);
+  if (line) { line.hidden = true; line.textContent = ''; }
+}
+
+// Run an async UI action. Its panel is the one holding the control that fired it (or `panel`: an element
+// or id, for actions started by the page itself); the panel's old error is cleared when the action starts,
+// `onFail` clears its stale results, and a failure becomes the readable error line in that panel.
+export function guarded(fn, {panel = null, onFail = null} = {}) {
   return async (...args) => {
-    try { showError(''); return await fn(...args); }
-    catch (err) { showError(err.message || String(err)); }
+    const event = args[0];
+    const trigger = panel ?? (event && event.currentTarget instanceof Element ? event.currentTarget : null);
+    try {
+      clearError(trigger); showError('');
+      return await fn(...args);
+    } catch (err) {
+      if (onFail) onFail(err);
+      showError(err.message || String(err), trigger);
+    }
   };
+}
+
+const NOT_YET = new Set(['idle', 'queued', 'starting']);
+
+/** A run can answer queries (logits, inspect, ...) once its worker has sent its start event. */
+export function modelReady(runner) {
+  return !!runner.id && !!runner.start_event && !NOT_YET.has(runner.state) && runner.state !== 'error';
+}
+
+/** The runner's run id once its model can answer queries: waits (calling `waiting` meanwhile) while the
+ * run is queued or starting. Null when the run is reset or replaced meanwhile; an error if it failed. */
+export async function readyRun(runner, waiting = () => {}) {
+  const id = runner.id;
+  while (runner.id === id && !modelReady(runner)) {
+    if (runner.state === 'error') throw new Error(`the run stopped with an error: ${runner.message || 'see above'}`);
+    waiting(runner.state);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return runner.id === id ? id : null;
 }
 
 // A file input that uploads its first file to `path` (`busyText` in `info` meanwhile), then hands the
 // server's answer to `onUploaded(up, file)`. A failure (upload or callback) clears `info` and becomes the
-// page's error line; `reset` empties the input afterwards either way, so the same file can be chosen again.
+// error line of the input's panel; `reset` empties the input afterwards either way, so the same file can be
+// chosen again.
 export function uploadOnChange(input, path, info, busyText, onUploaded, {reset = false} = {}) {
   input.onchange = guarded(async () => {
     const file = input.files[0];

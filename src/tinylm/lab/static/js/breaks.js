@@ -1,5 +1,5 @@
 // "When training breaks": six pathology runs, each drawn over its recorded canonical curve.
-import {RunStream, closeRun, getJSON, guarded, num, resetRun, startRun} from './api.js';
+import {RunStream, closeRun, getJSON, guarded, num, resetRun, showError, startRun} from './api.js';
 import {LossChart} from './chart.js';
 import {el} from './format.js';
 
@@ -17,12 +17,17 @@ export class Breaks {
       grid.append(card);
       const chart = new LossChart(canvas);
       this.cards[p.name] = {chart, diag, button, state: 'idle', diagnosis: null, losses: [], id: null};
-      button.onclick = guarded(() => this.run(p.name));
-      this.loadCanonical(p.name);
+      const expected = () => { diag.textContent = `expected: ${p.expect}`; diag.className = 'diag muted'; };
+      button.onclick = guarded(() => this.run(p.name), {onFail: expected});
+      this.loadCanonical(p.name).catch((err) => showError(`the recorded curve did not load: ${err.message}`, card));
     }
     document.getElementById('breaks-all').onclick = guarded(async () => {
       // all at once: the server trains as many as its cap allows and queues the rest
-      await Promise.all(Object.keys(this.cards).map((name) => this.run(name, true)));
+      await Promise.all(Object.keys(this.cards).map((name) => this.run(name, true).catch((err) => {
+        const card = this.cards[name];
+        card.diag.textContent = ''; card.diag.className = 'diag';
+        showError(err.message || String(err), card.button);          // in the card that failed
+      })));
     });
   }
 

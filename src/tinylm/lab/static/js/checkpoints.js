@@ -1,16 +1,20 @@
 // Download the runner's state as a checkpoint; upload one to continue exactly where it left off.
-import {uploadOnChange, url} from './api.js';
+import {modelReady, uploadOnChange, url} from './api.js';
 
 const $ = (id) => document.getElementById(id);
 
 export class Checkpoints {
   constructor(lab) {
     this.lab = lab;
-    lab.on('run', (id) => {
-      const link = $('ck-download');
-      link.classList.toggle('disabled', !id);
-      link.href = id ? url(`api/runs/${id}/checkpoint`) : '#';
-    });
+    // the link works once the run's model exists (a queued or starting run has nothing to save yet)
+    const follow = () => {
+      const link = $('ck-download'), runner = lab.runner, ready = !!runner && modelReady(runner);
+      link.classList.toggle('disabled', !ready);
+      link.setAttribute('aria-disabled', String(!ready));
+      link.href = ready ? url(`api/runs/${runner.id}/checkpoint`) : '#';
+    };
+    lab.on('run', follow);
+    lab.on('event', (m, runner) => { if (runner === lab.runner && (m.event === 'status' || m.event === 'start')) follow(); });
     uploadOnChange($('ck-file'), 'api/uploads/checkpoint', $('ck-info'), 'checking…', async (up, file) => {
       // an uploaded text goes along: a checkpoint trained on a local file continues on it (vocab checked)
       await lab.runner.start({resume: up.id, upload: lab.textUpload || '', engine: $('engine').value, paused: true});

@@ -10,17 +10,28 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export class Cycle {
   constructor(lab) {
     this.lab = lab; this.id = null; this.playing = false; this.waiter = null; this.details = [];
-    $('cycle-prepare').onclick = guarded(() => this.prepare());
+    $('cycle-prepare').onclick = guarded(() => this.prepare(), {onFail: () => this.clearView()});
     $('cycle-play').onclick = guarded(() => (this.playing ? this.stop() : this.play()));
     $('cycle-next').onclick = guarded(() => this.next());
     $('cycle-speed').oninput = () => { $('cycle-speed-v').textContent = `${this.speed()}×`; };
   }
   speed() { return Number($('cycle-speed').value); }
 
+  // the previous run's step is no longer the one shown
+  clearView() {
+    $('cycle-iter').textContent = 'iter –'; $('cycle-doc').textContent = '–'; $('cycle-loss').textContent = '–';
+    $('cycle-table').tBodies[0].replaceChildren(); $('cycle-table').classList.remove('lit-loss');
+    $('cycle-grads').replaceChildren(); $('cycle-update').replaceChildren();
+    for (const span of document.querySelectorAll('.phases span')) span.classList.remove('on');
+    $('cycle-play').disabled = true; $('cycle-next').disabled = true;
+  }
+
   async prepare() {
     this.stop();
     await closeRun(this.stream, this.id);
+    this.id = null; this.stream = null;
     this.details = []; this.finished = false;
+    this.clearView();
     const {id} = await startRun({preset: 'microgpt', data: 'names', engine: 'numpy', seed: $('seed').value || 'lab',
                                  steps: 1000, sample_every: 0, paused: true, detail: true, label: 'cycle'});
     this.id = id;

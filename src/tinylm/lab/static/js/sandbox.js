@@ -1,6 +1,6 @@
 // Generation sandbox: next-character probabilities at a temperature, built char by char.
 // The logits come from the live model once per prefix; temperature reshapes them here, live.
-import {ask, guarded} from './api.js';
+import {ask, guarded, modelReady, readyRun} from './api.js';
 import {drawBars, glyph, visible} from './format.js';
 
 const $ = (id) => document.getElementById(id);
@@ -17,22 +17,40 @@ export class Sandbox {
   constructor(lab) {
     this.lab = lab; this.built = ''; this.logits = null; this.probs = [];
     $('sb-temp').oninput = () => { $('sb-temp-v').textContent = this.temperature().toFixed(2); this.draw(); };
+    const clearNames = {onFail: () => $('sb-list').replaceChildren()};
     $('sb-prompt').onchange = guarded(() => this.restart());
     $('sb-resample').onclick = guarded(() => this.restart());
     $('sb-next').onclick = guarded(() => this.sampleNext());
     $('sb-build').onclick = guarded(async () => { for (let i = 0; i < 64 && !this.done; i++) await this.sampleNext(); });
-    $('sb-names').onclick = guarded(() => this.names());
-    lab.on('event', (m, runner) => { if (runner === lab.runner && m.event === 'status' && m.state !== 'running') this.refresh(); });
+    $('sb-names').onclick = guarded(() => this.names(), clearNames);
+    // a paused or finished run holds still: show its next-character odds (only once its model exists)
+    const follow = guarded(() => this.refresh(), {panel: 'sandbox'});
+    lab.on('event', (m, runner) => {
+      if (runner === lab.runner && m.event === 'status' && ['paused', 'finished'].includes(m.state) && modelReady(runner)) follow();
+    });
+    lab.on('run', () => this.forget());
   }
   temperature() { return Number($('sb-temp').value); }
-  runId() {
+
+  // a new run (or none): the old model's odds and names no longer apply
+  forget() {
+    this.logits = null; this.probs = []; this.built = $('sb-prompt').value; this.done = false;
+    $('sb-bars').replaceChildren(); $('sb-list').replaceChildren(); $('sb-built').textContent = '';
+  }
+
+  async runId() {
     if (!this.lab.runner.id) throw new Error('start a run first: the sandbox samples from the runner\'s model');
-    return this.lab.runner.id;
+    return readyRun(this.lab.runner, () => { $('sb-built').textContent = 'waiting for the run to start…'; });
   }
   async restart() { this.built = $('sb-prompt').value; this.done = false; await this.refresh(); }
   async refresh() {
     if (!this.lab.runner.id) return;
-    const r = await ask(this.runId(), {q: 'logits', prefix: this.built});
+    const id = await this.runId();
+    if (!id) return;
+    let r;
+    try { r = await ask(id, {q: 'logits', prefix: this.built}); }
+    catch (err) { this.logits = null; $('sb-bars').replaceChildren(); throw err; }   // no stale odds
+    if (id !== this.lab.runner.id) return;
     this.labels = r.labels; this.logits = r.logits; this.endLabel = r.end_id === null ? null : r.labels[r.end_id];
     this.order = [...this.logits.keys()].sort((a, b) => this.logits[b] - this.logits[a]);  // fixed by the logits
     this.draw();
@@ -47,6 +65,7 @@ export class Sandbox {
   async sampleNext() {
     if (this.done) return;
     if (!this.logits) await this.restart();
+    if (!this.logits) return;                    // the run went away meanwhile
     let r = Math.random(), pick = this.order[this.order.length - 1];
     for (const i of this.order) { r -= this.probs[i]; if (r <= 0) { pick = i; break; } }
     if (this.labels[pick] === this.endLabel) { this.done = true; this.draw(); return; }
@@ -54,8 +73,11 @@ export class Sandbox {
     await this.refresh();
   }
   async names() {
-    const r = await ask(this.runId(), {q: 'generate', temperature: this.temperature(), count: 15,
-                                       prompt: $('sb-prompt').value, seed: String(Date.now())});
+    $('sb-list').replaceChildren();
+    const id = await this.runId();
+    if (!id) return;
+    const r = await ask(id, {q: 'generate', temperature: this.temperature(), count: 15,
+                             prompt: $('sb-prompt').value, seed: String(Date.now())});
     $('sb-list').replaceChildren(...r.samples.map((s) => { const li = document.createElement('li'); li.textContent = r.prompt + s; return li; }));
   }
 }

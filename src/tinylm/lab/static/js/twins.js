@@ -14,7 +14,7 @@ export class Twins {
       const a = $('tw-a').value, last = a.slice(-1);
       $('tw-b').value = a.slice(0, -1) + (last === 'x' ? 'y' : 'x');
     };
-    $('tw-start').onclick = guarded(() => this.start());
+    $('tw-start').onclick = guarded(() => this.start(), {onFail: () => { $('tw-result').textContent = ''; }});
   }
 
   async start() {
