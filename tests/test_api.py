@@ -13,7 +13,8 @@ def test_train_returns_history_and_samples_and_load_round_trips(tmp_path):
     assert history["eval_iter"] == [0, 40, 60, 80, 120]  # a sample needs a current val loss for its phase
     assert history["val_loss"][-1] < history["val_loss"][0] - 0.5
     assert seen[0] == "start" and seen[-1] == "finished" and run.finished.reason == "finished"
-    assert [s[0] for s in run.samples] == [60, 120]
+    assert [s[0] for s in run.samples] == [0, 60, 120]  # iter 0: what the untrained model writes
+    assert run.samples[0][1] == "random letters"
     model = tinylm.load(tmp_path)
     names = model.sample(8, temperature=0.5, seed="x")
     assert len(names) == 8 and names == model.sample(8, temperature=0.5, seed="x")

@@ -1,6 +1,7 @@
 """The lab's HTTP API, driven through FastAPI's TestClient with real worker processes."""
 from __future__ import annotations
 
+import json
 import math
 import time
 
@@ -9,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from tinylm.lab.app import create_app
 from tinylm.lab.protocol import MAX_TEXT_BYTES
+from tinylm.training.phases import PHASES
 
 
 @pytest.fixture
@@ -80,10 +82,10 @@ def test_run_trains_streams_samples_and_finishes_below_uniform(lab):
     evals = events(lab, run_id, "eval")
     assert evals[-1]["val_loss"] < math.log(27) - 0.4        # it learned something real
     samples = events(lab, run_id, "sample")
-    assert [s["iter"] for s in samples] == [60, 120] and all(len(s["samples"]) == 5 for s in samples)
-    assert samples[-1]["phase"] in ("random", "character frequency", "short words", "styled text")
+    assert [s["iter"] for s in samples] == [0, 60, 120] and all(len(s["samples"]) == 5 for s in samples)
+    assert samples[0]["phase"] == "random letters" and samples[-1]["phase"] in PHASES["documents"]
     assert len(events(lab, run_id, "hash")[0]["hash"]) == 64
-    assert events(lab, run_id, "diagnosis")[0]["name"] in ("healthy", "unstable")
+    assert [d["kind"] for d in events(lab, run_id, "diagnosis")] == ["healthy"]   # the Trainer's, forwarded
 
 
 def test_pause_and_single_steps_keep_the_exact_iter(lab):
@@ -241,9 +243,9 @@ def test_pathology_lr10_is_diagnosed_as_diverged(lab):
     wait_until(lab, run_id, lambda s: s["state"] == "finished", timeout=60)
     finished = events(lab, run_id, "finished")[0]
     assert finished["reason"] == "diverged" and finished["iter"] <= 20
-    assert events(lab, run_id, "diagnosis")[0]["name"] == "diverged"
+    assert [d["kind"] for d in events(lab, run_id, "diagnosis")] == ["diverged"]
     curve = lab.get("/api/pathologies/lr-10").json()["curve"]
-    assert curve is not None and curve["diagnosis"]["name"] == "diverged"
+    assert curve is not None and curve["diagnosis"]["kind"] == "diverged"
 
 
 @pytest.mark.parametrize("name", ["healthy", "lr-10", "no-warmup", "dead", "overfit", "bad-init"])
@@ -255,7 +257,7 @@ def test_recorded_pathology_curves_match_their_presets(name):
     assert curve["config"] == pathologies.preset_config(name), \
         f"{name}: the preset changed since its curve was recorded; run scripts/record_pathologies.py {name}"
     assert curve["steps"] == curve["config"]["train"]["steps"]
-    if curve["diagnosis"]["name"] != "diverged":
+    if curve["diagnosis"]["kind"] != "diverged":
         assert len(curve["loss"]) == curve["steps"]
 
 
@@ -274,16 +276,24 @@ def test_cycle_detail_describes_the_real_step(lab):
         assert detail["example"]["m_hat"] == pytest.approx(detail["example"]["m"] / (1 - 0.85 ** detail["t"]))
 
 
-def test_cap_queues_runs_beyond_it():
+def test_cap_queues_runs_beyond_it_and_says_why():
     app = create_app(max_active=1)
     with TestClient(app) as client:
-        first = start(client, steps=100, paused=True)
-        second = start(client, steps=100, paused=True)
-        assert client.get(f"/api/runs/{second}").json()["state"] == "queued"
-        wait_until(client, first, lambda s: s["state"] == "paused")
+        first = start(client, steps=50_000, speed=50, label="first")
+        second = start(client, steps=30, sample_every=0)
+        waiting = client.get(f"/api/runs/{second}").json()
+        assert waiting["state"] == "queued" and waiting["position"] == 1
+        assert "1st in line" in waiting["reason"] and "first" in waiting["reason"]   # who holds the slot
+        wait_until(client, first, lambda s: s["state"] == "running" and s["iter"] > 2)
         assert client.get(f"/api/runs/{second}").json()["state"] == "queued"
         client.delete(f"/api/runs/{first}")
-        wait_until(client, second, lambda s: s["state"] == "paused")
+        reached = wait_until(client, second, lambda s: s["state"] == "finished")
+        assert reached["position"] == 0 and reached["reason"] == ""
+        # a run that starts paused only loads and waits: it starts at once even while the slot is taken
+        third = start(client, steps=50_000, speed=50)
+        fourth = start(client, steps=30, paused=True)
+        wait_until(client, fourth, lambda s: s["state"] == "paused")
+        assert client.get(f"/api/runs/{third}").json()["state"] in ("starting", "running")
 
 
 def test_unwatched_runs_are_cleaned_up():
@@ -307,3 +317,116 @@ def test_token_is_required_on_every_request():
         page = client.get("/?token=s3cret-token")
         assert page.status_code == 200
         assert client.get("/api/info").status_code == 200      # the page's cookie now carries it
+
+
+# --- speed, slots and watchers (issue 9: runs a person can watch, no starved slots) ---------------------
+
+def command(client, run_id, cmd, **fields):
+    response = client.post(f"/api/runs/{run_id}/command", json={"cmd": cmd, **fields})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_bad_speeds_are_refused_with_one_line_errors(lab):
+    run_id = start(lab, steps=20, paused=True)
+    for body, needle in [({"cmd": "speed"}, "needs n"), ({"cmd": "speed", "n": 0}, "between 1 and 100"),
+                         ({"cmd": "speed", "n": 101}, "between 1 and 100"), ({"cmd": "speed", "n": "x"}, "integer")]:
+        response = lab.post(f"/api/runs/{run_id}/command", json=body)
+        assert response.status_code == 400 and needle in response.json()["error"], body
+    refused = lab.post("/api/runs", json={"speed": 0})
+    assert refused.status_code == 400 and "speed must be between 1 and 100" in refused.json()["error"]
+
+
+def test_speed_paces_a_run_and_changes_live(lab):
+    run_id = start(lab, steps=400, sample_every=0, speed=1)     # speed 1: at most 2 steps per second
+    begun = wait_until(lab, run_id, lambda s: s["state"] == "running" and s["iter"] >= 1)
+    time.sleep(2.0)
+    paced = lab.get(f"/api/runs/{run_id}").json()["iter"] - begun["iter"]
+    assert paced < 10, f"speed 1 took {paced} steps in 2 s"       # unthrottled microgpt takes hundreds
+    assert lab.get(f"/api/runs/{run_id}").json()["speed"] == 1
+    command(lab, run_id, "speed", n=100)
+    wait_until(lab, run_id, lambda s: s["state"] == "finished", timeout=60)
+    assert lab.get(f"/api/runs/{run_id}").json()["speed"] == 100
+    steps = events(lab, run_id, "step")
+    assert [s["iter"] for s in steps] == list(range(1, 401))       # pacing loses and repeats nothing
+    assert all(b["wall"] >= a["wall"] for a, b in zip(steps, steps[1:]))   # the run clock the page shows
+
+
+def test_paused_runs_release_their_slots(lab):
+    first, second = (start(lab, steps=50_000, paused=True, seed=s) for s in ("a", "b"))
+    for run_id in (first, second):
+        wait_until(lab, run_id, lambda s: s["state"] == "paused")
+    third = start(lab, steps=40, sample_every=0, seed="c")       # both slots were taken by paused runs
+    wait_until(lab, third, lambda s: s["state"] == "finished")
+    assert [lab.get(f"/api/runs/{r}").json()["state"] for r in (first, second)] == ["paused", "paused"]
+    command(lab, first, "step", n=2)                               # a paused run still steps, and answers
+    wait_until(lab, first, lambda s: s["iter"] == 2 and s["state"] == "paused")
+    assert lab.post(f"/api/runs/{first}/query", json={"q": "hash"}).json()["iter"] == 2
+
+
+def test_resume_while_the_slots_are_full_waits_then_resumes_by_itself(lab):
+    busy = [start(lab, steps=50_000, speed=50, seed=s, label=f"busy {s}") for s in ("a", "b")]
+    for run_id in busy:
+        wait_until(lab, run_id, lambda s: s["state"] == "running")
+    sleeper = start(lab, steps=50_000, seed="z")                         # no free slot: it queues ...
+    assert lab.get(f"/api/runs/{sleeper}").json()["state"] == "queued"
+    command(lab, sleeper, "pause")                                        # ... paused, it just loads and waits
+    wait_until(lab, sleeper, lambda s: s["state"] == "paused")
+    assert command(lab, sleeper, "resume")["state"] == "waiting"
+    waiting = lab.get(f"/api/runs/{sleeper}").json()
+    assert waiting["position"] == 1 and "busy a" in waiting["reason"] and "busy b" in waiting["reason"]
+    time.sleep(0.3)
+    assert lab.get(f"/api/runs/{sleeper}").json()["iter"] == 0           # waiting means not training
+    command(lab, busy[0], "pause")                                        # a slot frees: it goes on by itself
+    wait_until(lab, sleeper, lambda s: s["state"] == "running" and s["iter"] > 3)
+    assert lab.get("/api/runs").json()["active"] == 2
+    assert command(lab, busy[0], "resume")["state"] == "waiting"          # now the paused one waits in turn
+    command(lab, sleeper, "pause")
+    wait_until(lab, busy[0], lambda s: s["state"] == "running")
+    states = [m["state"] for m in events(lab, sleeper, "status")]
+    last_running = max(i for i, state in enumerate(states) if state == "running")
+    assert states.index("waiting") < last_running            # its page saw it wait, then train
+
+
+def test_a_run_whose_page_leaves_frees_its_slot_and_carries_on_when_the_page_comes_back():
+    import httpx
+
+    from tinylm.lab.server import BackgroundServer
+
+    app = create_app(max_active=1)
+    with BackgroundServer(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        client.registry = app.state.registry
+        run_id = start(client, steps=50_000, speed=50)
+
+        def watch_until(predicate):
+            with client.stream("GET", f"/api/runs/{run_id}/events") as stream:
+                for line in stream.iter_lines():
+                    if line.startswith("data:") and predicate(json.loads(line[5:])):
+                        return
+
+        watch_until(lambda m: m["event"] == "step" and m["iter"] >= 3)          # the page watches, then leaves
+        left = wait_until(client, run_id, lambda s: s["state"] == "paused" and s["watchers"] == 0)
+        other = start(client, steps=20, sample_every=0)                           # its slot is free for others
+        wait_until(client, other, lambda s: s["state"] == "finished")
+        assert client.get(f"/api/runs/{run_id}").json()["iter"] == left["iter"]
+        replayed = []                                                             # a reloaded page comes back:
+        watch_until(lambda m: replayed.append(m) or (m["event"] == "step" and m["iter"] > left["iter"] + 3))
+        assert replayed[0]["seq"] == 0                                            # the whole history replays
+        steps = [m["iter"] for m in replayed if m["event"] == "step"]
+        assert steps == list(range(1, len(steps) + 1))                           # and training went on, exactly
+
+
+def test_a_full_lab_makes_room_by_closing_the_longest_unwatched_idle_run():
+    app = create_app(max_runs=2)
+    with TestClient(app) as client:
+        oldest, newer = (start(client, steps=50_000, speed=50, paused=True) for _ in range(2))
+        for run_id in (oldest, newer):
+            wait_until(client, run_id, lambda s: s["state"] == "paused")
+        third = start(client, steps=50_000, speed=50)       # nobody watches the first two: room is made
+        assert client.get(f"/api/runs/{oldest}").status_code == 404
+        assert client.get(f"/api/runs/{newer}").status_code == 200
+        client.post(f"/api/runs/{newer}/command", json={"cmd": "resume"})
+        for run_id in (newer, third):
+            wait_until(client, run_id, lambda s: s["state"] == "running")
+        refused = client.post("/api/runs", json={"steps": 20})   # both train: neither is idle
+        assert refused.status_code == 429 and "reset one first" in refused.json()["error"]

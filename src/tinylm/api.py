@@ -3,6 +3,7 @@
     import tinylm
     run = tinylm.train("microgpt", steps=500, seed="hello")     # prints nothing; returns a Run
     run.history["val_loss"], run.samples[-1]
+    run.diagnosis.verdict, run.diagnosis.message                 # the loss-curve doctor's final word
     model = tinylm.load(run.run_dir)                             # or a .safetensors file
     model.sample(10, temperature=0.5)
 """
@@ -20,7 +21,7 @@ from .errors import CheckpointError
 from .models.config import ModelConfig
 from .presets import apply_overrides, get_preset
 from .seeding import rng_for
-from .training.events import Event
+from .training.events import DiagnosisEvent, Event
 from .training.loop import CHECKPOINT_NAME, Trainer
 
 def checkpoint_path(run: str | Path) -> Path:
@@ -80,6 +81,17 @@ class Run:
     @property
     def samples(self) -> list:
         return [(e.iter, e.phase, e.samples) for e in self.events if e.kind == "sample"]
+
+    @property
+    def diagnoses(self) -> list[DiagnosisEvent]:
+        """Every verdict of the loss-curve doctor, in order (a change of kind, then the final one)."""
+        return [e for e in self.events if e.kind == "diagnosis"]
+
+    @property
+    def diagnosis(self) -> DiagnosisEvent | None:
+        """The doctor's final verdict (``.verdict``: healthy, diverged, unstable, ...; ``.message``)."""
+        found = self.diagnoses
+        return found[-1] if found else None
 
     @property
     def finished(self):

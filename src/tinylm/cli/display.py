@@ -1,4 +1,5 @@
-"""Terminal rendering of training events (rich): a progress bar, eval lines, phase changes, samples."""
+"""Terminal rendering of training events (rich): a progress bar, eval lines, phase changes, samples and the
+loss-curve doctor's diagnoses."""
 from __future__ import annotations
 
 import json
@@ -24,6 +25,8 @@ class TrainDisplay:
         self._last_refresh = 0.0
         self._first_loss: float | None = None
         self._start = None
+        self._diagnosis = None        # the last diagnosis shown (its kind is printed again only when it changes)
+        self._last_step = None
 
     def __enter__(self) -> "TrainDisplay":
         return self
@@ -65,6 +68,7 @@ class TrainDisplay:
             self.task = self.progress.add_task("training", total=e.steps, completed=e.start_iter, info="")
 
     def _on_step(self, e) -> None:
+        self._last_step = e
         if self._first_loss is None:
             self._first_loss = e.loss
         now = time.monotonic()
@@ -72,7 +76,12 @@ class TrainDisplay:
         if self.progress is not None and (now - self._last_refresh > 0.1 or last or not math.isfinite(e.loss)):
             self._last_refresh = now
             self.progress.update(self.task, completed=e.iter,
-                                 info=f"loss {e.loss:.4f} · lr {e.lr:.2e} · {e.tokens_per_s:,.0f} tok/s")
+                                 info=self._step_info(e))
+
+    @staticmethod
+    def _step_info(e) -> str:
+        loss = f"{e.loss:.4f}" if abs(e.loss) < 1e4 else f"{e.loss:.3g}"   # a diverged loss stays readable
+        return f"loss {loss} · lr {e.lr:.2e} · {e.tokens_per_s:,.0f} tok/s"
 
     def _on_eval(self, e) -> None:
         ppl = math.exp(e.val_loss) if e.val_loss < 50 else float("inf")
@@ -88,13 +97,30 @@ class TrainDisplay:
             body = "\n    " + escape(e.prompt) + "[bold]" + escape("".join(e.samples)).replace("\n", "\n    ") + "[/]"
         self._print(f"  [dim]sample @ {e.iter} \\[{escape(e.phase)}]:[/] {body}")
 
+    DIAGNOSIS_STYLE = {"healthy": "green", "diverged": "bold red", "unstable": "bold yellow", "dead": "bold red",
+                       "overfit": "bold yellow", "bad-init": "bold yellow", "plateau": "yellow"}
+
+    def _on_diagnosis(self, e) -> None:
+        """Each new verdict once: a warning as it happens, the healthy verdict at the end of a healthy run.
+        The final event repeats the last verdict (with the latest numbers); quiet mode prints it at the end."""
+        changed = self._diagnosis is None or self._diagnosis.verdict != e.verdict
+        self._diagnosis = e
+        if e.verdict == "diverged":
+            return  # the CLI prints it on stderr, as the run's error
+        if self.mode == "rich" and changed:
+            style = self.DIAGNOSIS_STYLE.get(e.verdict, "bold")
+            self.console.print(f"  [{style}]diagnosis @ {e.iter}: {escape(e.message)}[/]")
+
     def _on_finished(self, e) -> None:
         if self.progress is not None:
-            self.progress.update(self.task, completed=e.iter)
+            last = self._last_step   # the bar refreshes at most 10x a second: show the last step's numbers
+            self.progress.update(self.task, completed=e.iter, **({"info": self._step_info(last)} if last else {}))
             self.progress.stop()
             self.progress = None
         if e.reason == "diverged":
             return  # the CLI prints the diagnosis on stderr
+        if self.mode == "quiet" and self._diagnosis is not None and self._diagnosis.verdict != "healthy":
+            print(f"diagnosis: {self._diagnosis.message}")
         val = f", val {e.final_val_loss:.4f}" if e.final_val_loss is not None else ""
         train = f"train {e.final_train_loss:.4f}" if e.final_train_loss is not None else ""
         line = f"{e.reason} at iter {e.iter}: {train}{val}"

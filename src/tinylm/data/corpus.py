@@ -9,6 +9,9 @@ Two kinds:
 
 Documents are stored as one BOS-padded matrix [N, longest + 2], so a batch is a couple of fancy-index
 operations with no Python loop over its B*T entries.
+
+``Corpus.profile`` describes what the train text looks like (letter frequencies, its words, speaker lines,
+what its documents look like; see ``data/profile.py``): built on first use, for labelling samples.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..seeding import rng_for
+from .profile import TextProfile, documents_profile, stream_profile
 from .tokenizer import CharTokenizer
 
 SPLITS = ("train", "val")
@@ -39,6 +43,9 @@ class Corpus:
         self.max_doc_len = 0
         self.val_text = ""
         self.entropies: dict = {}
+        self._train_text = ""                  # stream: the train split's text (for its profile)
+        self._train_strings: list[str] = []    # documents: the train documents (for its profile)
+        self._profile: TextProfile | None = None
         self._tables: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # documents: split -> (matrix, lengths)
         self._eval_cache: dict[tuple, list[tuple[np.ndarray, np.ndarray]]] = {}
 
@@ -61,6 +68,7 @@ class Corpus:
             rows = [matrix[i, :length] for i, length in enumerate(lengths.tolist())]
             setattr(corpus, f"{split}_docs", rows)
         corpus.max_doc_len = max(len(doc) for doc in [*train_docs, *val_docs])
+        corpus._train_strings = list(train_docs)
         corpus.val_text = "\n".join(val_docs)
         matrix, lengths = corpus._tables["train"]
         has_next = np.arange(matrix.shape[1] - 1)[None, :] < (lengths - 1)[:, None]
@@ -79,9 +87,23 @@ class Corpus:
         corpus.train_ids = tokenizer.encode_array(train_text)
         corpus.val_ids = tokenizer.encode_array(val_text)
         corpus.val_text = val_text
+        corpus._train_text = train_text
         ids = corpus.train_ids
         corpus.entropies = _entropies(ids[:-1], ids[1:], tokenizer.vocab_size)
         return corpus
+
+    @property
+    def profile(self) -> TextProfile:
+        """What the train text looks like (``data/profile.py``); measured once, on first use."""
+        if self._profile is None:
+            vocab = self.tokenizer.vocab_size
+            if self.kind == "stream":
+                self._profile = stream_profile(self._train_text, self.train_ids, vocab)
+            else:
+                self._profile = documents_profile(self._train_strings, [doc[1:-1] for doc in self.train_docs],
+                                                  [doc[1:-1] for doc in self.val_docs], vocab,
+                                                  self.tokenizer.bos_id)
+        return self._profile
 
     # ---- batches ------------------------------------------------------------------------------
 

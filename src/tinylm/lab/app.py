@@ -5,7 +5,7 @@
     POST /api/uploads/{text|checkpoint}   raw bytes (size-limited) -> an upload id
     POST /api/runs                  start a run (JSON, see protocol.RunRequest)
     GET  /api/runs/{id}             summary;  DELETE: reset (stop the worker, forget the run)
-    POST /api/runs/{id}/command     {"cmd": "pause" | "resume" | "step" | "stop", "n": 1}
+    POST /api/runs/{id}/command     {"cmd": "pause" | "resume" | "step" | "stop", "n": 1} or {"cmd": "speed", "n": 1..100}
     POST /api/runs/{id}/query       {"q": "logits" | "generate" | "inspect" | "detail" | "hash", ...}
     GET  /api/runs/{id}/checkpoint  the current state as a safetensors file
     GET  /api/runs/{id}/events      text/event-stream; replays from ?since= / Last-Event-ID

@@ -15,12 +15,20 @@ from ..errors import TinyLMError
 
 DATA_SOURCES = ("names", "shakespeare", "upload")
 ENGINES = ("numpy", "scalar", "torch")
-COMMANDS = ("pause", "resume", "step", "stop")
+COMMANDS = ("pause", "resume", "step", "stop", "speed")
 QUERIES = ("logits", "generate", "inspect", "detail", "hash")
 MAX_TEXT_BYTES = 5 * 1024 * 1024
 MAX_CHECKPOINT_BYTES = 50 * 1024 * 1024
 MAX_STEPS = 50_000
 MAX_PROMPT_CHARS = 256
+# Run speed 1..100: below 100 the worker takes at most ``2 * speed`` steps per second (speed 10 -> 20 it/s,
+# slow enough to read the first few hundred steps); 100 is unthrottled, the default for API clients.
+MAX_SPEED = 100
+
+
+def steps_per_second(speed: int) -> float | None:
+    """The pace a run speed stands for: at most this many steps per second (None: as fast as it can)."""
+    return None if speed >= MAX_SPEED else 2.0 * speed
 
 
 class ProtocolError(TinyLMError):
@@ -91,6 +99,7 @@ class RunRequest:
     detail: bool = False          # compute the training-cycle detail of every step (small presets only)
     pathology: str = ""           # one of lab.pathologies.PATHOLOGIES (overrides preset/steps)
     label: str = ""               # free text shown by the page ("twin A", ...)
+    speed: int = MAX_SPEED        # 1..100, see steps_per_second; changed live by {"cmd": "speed", "n": ...}
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -111,6 +120,7 @@ def parse_run_request(message: Any, presets: tuple[str, ...], pathologies: tuple
         detail=_bool(msg, "detail", False),
         pathology=_str(msg, "pathology", "", allow_empty=True),
         label=_str(msg, "label", "", max_len=40, allow_empty=True),
+        speed=_int(msg, "speed", MAX_SPEED, 1, MAX_SPEED),
     )
     if req.pathology and req.pathology not in pathologies:
         raise ProtocolError(f"unknown pathology {req.pathology!r} (choose from {', '.join(pathologies)})")
@@ -122,6 +132,10 @@ def parse_run_request(message: Any, presets: tuple[str, ...], pathologies: tuple
 def parse_command(message: Any) -> dict:
     msg = _obj(message, {"cmd", "n"})
     cmd = _str(msg, "cmd", "", choices=COMMANDS)
+    if cmd == "speed":
+        if "n" not in msg:
+            raise ProtocolError("the speed command needs n (1..100)")
+        return {"cmd": cmd, "n": _int(msg, "n", None, 1, MAX_SPEED)}
     return {"cmd": cmd, "n": _int(msg, "n", 1, 1, 10_000)}
 
 

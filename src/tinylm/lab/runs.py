@@ -5,8 +5,17 @@ thread per run moves events from the queue onto the server's event loop, where t
 kept (so a reconnecting page can replay them) and fanned out to the run's subscribers. Replies to
 queries are routed to the request waiting for them instead.
 
-A run nobody watches (its last event stream closed, or none was ever opened) is paused and, after
-``orphan_timeout`` seconds, shut down and forgotten.
+Training slots: only a run that is training (or starting its worker) holds one of the ``max_active``
+slots. A paused run keeps its worker process and its exact state but frees its slot; asked to resume
+while every slot is taken it becomes ``waiting`` and joins the same first-come queue as runs that have
+not started yet (``queued``), and resumes by itself when a slot frees. Queued and waiting runs are told
+their place in line and who holds the slots (a ``status`` event with ``position`` and ``reason``).
+A run asked to start paused starts its worker at once (it only loads its data and waits), and
+single steps of a paused run need no slot: each is asked for by the learner.
+
+A run nobody watches (its last event stream closed) is paused, so it frees its slot; when a watcher comes
+back (a reloaded page re-subscribing) it resumes where it was. After ``orphan_timeout`` seconds unwatched
+it is shut down and forgotten, and when the lab is full the oldest unwatched idle run makes room.
 """
 from __future__ import annotations
 
@@ -26,7 +35,6 @@ from ..errors import TinyLMError
 from .protocol import RunRequest
 from .worker import worker_main
 
-ACTIVE = ("starting", "running", "paused")     # states that hold a training slot
 # Tiny models make tiny matrices: a multi-threaded BLAS only adds thread hand-offs, and on a busy machine
 # it made a 300-iter pathology run 15x slower (30 s instead of 2 s; even 2 threads crawl when the cores are
 # shared). Each worker gets one thread, whatever the server's environment says: runs train side by side.
@@ -48,7 +56,7 @@ class Run:
     id: str
     request: RunRequest
     spec: dict
-    state: str = "queued"          # queued | starting | running | paused | finished | error | closed
+    state: str = "queued"          # queued | starting | running | paused | waiting | finished | error | closed
     iter: int = 0
     message: str = ""
     history: list[dict] = field(default_factory=list)
@@ -61,11 +69,23 @@ class Run:
     reader: threading.Thread | None = None
     pending: dict = field(default_factory=dict)
     created: float = field(default_factory=time.time)
+    holds_slot: bool = False       # training (or starting): counts against max_active
+    auto_paused: bool = False      # paused because its last watcher left: resumes when one comes back
+    reported: bool = False         # the worker has sent its first status
+    steered: bool = False          # the registry has told the worker to pause or resume since it started
+    speed: int = 100
+    position: int = 0              # place in the slot queue (queued / waiting), else 0
+    reason: str = ""               # why it is not training yet, in words ("" when it is not waiting)
 
     def summary(self) -> dict:
         return {"id": self.id, "state": self.state, "iter": self.iter, "message": self.message,
                 "request": self.request.to_dict(), "events": len(self.history),
-                "watchers": len(self.subscribers)}
+                "watchers": len(self.subscribers), "speed": self.speed, "position": self.position,
+                "reason": self.reason}
+
+    @property
+    def name(self) -> str:
+        return self.request.label or self.request.pathology or self.request.preset
 
 
 class RunRegistry:
@@ -86,14 +106,26 @@ class RunRegistry:
         self.loop = asyncio.get_running_loop()
         open_runs = [r for r in self.runs.values() if r.state != "closed"]
         if len(open_runs) >= self.max_runs:
-            raise LabBusy(f"the lab already has {len(open_runs)} runs open (limit {self.max_runs}); reset one first")
-        run = Run(id=secrets.token_hex(6), request=request, spec=spec, orphaned_at=time.monotonic())
+            idle = self._evictable()
+            if idle is None:
+                raise LabBusy(f"the lab already has {len(open_runs)} runs open (limit {self.max_runs}); "
+                              "reset one first")
+            self.close(idle.id)
+        run = Run(id=secrets.token_hex(6), request=request, spec=spec, orphaned_at=time.monotonic(),
+                  speed=request.speed)
         self.runs[run.id] = run
-        self.queue.append(run.id)
-        self._publish(run, {"event": "status", "state": "queued", "iter": 0,
-                            "position": len(self.queue)})
-        self._start_queued()
+        if spec.get("paused"):
+            self._spawn(run, slot=False)     # it only loads and waits: no need to queue behind training runs
+        else:
+            self.queue.append(run.id)
+            self._start_queued()
         return run
+
+    def _evictable(self) -> Run | None:
+        """The run unwatched the longest among those that train no more (paused, finished or failed)."""
+        idle = [r for r in self.runs.values() if not r.subscribers and r.orphaned_at is not None
+                and not r.holds_slot and r.state in ("paused", "finished", "error")]
+        return min(idle, key=lambda r: r.orphaned_at, default=None)
 
     def get(self, run_id: str) -> Run:
         run = self.runs.get(run_id)
@@ -102,20 +134,40 @@ class RunRegistry:
         return run
 
     def active_count(self) -> int:
-        return sum(1 for r in self.runs.values() if r.state in ACTIVE)
+        return sum(1 for r in self.runs.values() if r.holds_slot)
 
     def _start_queued(self) -> None:
+        """Give free slots to the queue, first come first served, then tell the rest where they stand."""
         while self.queue and self.active_count() < self.max_active:
             run = self.runs.get(self.queue.pop(0))
-            if run is not None and run.state == "queued":
+            if run is None:
+                continue
+            run.position, run.reason = 0, ""
+            if run.state == "queued":
                 self._spawn(run)
+            elif run.state == "waiting":
+                run.holds_slot, run.state = True, "running"
+                self._send(run, {"cmd": "resume"})
+        holders = [r.name for r in self.runs.values() if r.holds_slot]
         for position, run_id in enumerate(self.queue, 1):
             run = self.runs.get(run_id)
-            if run is not None:
-                self._publish(run, {"event": "status", "state": "queued", "iter": 0, "position": position})
+            if run is None:
+                continue
+            reason = (f"waiting for a free training slot: {_ordinal(position)} in line, "
+                      f"{len(holders)} of {self.max_active} slots busy ({', '.join(holders) or 'finishing'})")
+            if (position, reason) != (run.position, run.reason):
+                run.position, run.reason = position, reason
+                self._publish_status(run)
 
-    def _spawn(self, run: Run) -> None:
-        run.state = "starting"
+    def _publish_status(self, run: Run) -> None:
+        message = {"event": "status", "state": run.state, "iter": run.iter, "speed": run.speed}
+        if run.position:
+            message.update(position=run.position, reason=run.reason)
+        self._publish(run, message)
+
+    def _spawn(self, run: Run, slot: bool = True) -> None:
+        run.state, run.holds_slot = "starting", slot
+        self._publish_status(run)
         receiver, sender = self.ctx.Pipe(duplex=False)
         run.commands = sender
         run.events = self.ctx.Queue()
@@ -128,7 +180,8 @@ class RunRegistry:
                 run.process.start()
             except Exception as exc:  # e.g. a script without a __main__ guard cannot spawn workers
                 run.process = None
-                self._on_event(run, {"event": "error", "message": f"could not start the training worker: {exc}"})
+                self.loop.call_soon(self._on_event, run,
+                                    {"event": "error", "message": f"could not start the training worker: {exc}"})
                 return
             finally:
                 receiver.close()
@@ -169,11 +222,19 @@ class RunRegistry:
             if future is not None and not future.done():
                 future.set_result(message)
             return
-        freed = False
+        freed = False                  # the run gives its slot back (or its place in line)
         if kind == "status":
-            run.state = message["state"]
             run.iter = message.get("iter", run.iter)
-            freed = run.state == "finished"
+            run.speed = message.get("speed", run.speed)
+            first, run.reported = not run.reported, True
+            if message["state"] == "finished":
+                freed = True
+            elif run.id in self.queue:
+                # the worker is paused while the run waits for a slot: the learner sees why it waits
+                message.update(state="waiting", position=run.position, reason=run.reason)
+            elif first and message["state"] == "paused" and not run.steered:
+                freed = True               # started paused: it trains only when resumed
+            run.state = message["state"]
         elif kind == "step":
             run.iter = message["iter"]
         elif kind == "error":
@@ -181,6 +242,11 @@ class RunRegistry:
             message.pop("trace", None)
         elif kind == "finished":
             run.message = message.get("message", "")
+        if freed:
+            run.holds_slot = False
+            if run.id in self.queue:
+                self.queue.remove(run.id)
+            run.position, run.reason = 0, ""
         self._publish(run, message)
         if freed:
             self._start_queued()
@@ -201,17 +267,62 @@ class RunRegistry:
     # --- commands and queries -------------------------------------------------------------------
     def command(self, run_id: str, command: dict) -> dict:
         run = self.get(run_id)
-        if run.state == "queued":
-            # not started yet: remember whether it should start paused; stop removes it from the queue
-            if command["cmd"] == "stop":
-                self.close(run_id)
-                return {"state": "closed"}
-            run.spec["paused"] = command["cmd"] in ("pause", "step")
-            return {"state": "queued"}
-        if run.state in ("error", "finished") and command["cmd"] != "stop":
+        cmd = command["cmd"]
+        if cmd == "speed":
+            run.speed = run.spec["speed"] = command["n"]     # a run not started yet starts at this speed
+        if cmd == "stop" and run.state == "queued":          # never started: nothing to stop but its place
+            self.close(run_id)
+            return {"state": "closed"}
+        if run.state in ("error", "finished") and cmd != "stop":
             return {"state": run.state}
-        self._send(run, command)
+        run.auto_paused = False
+        if cmd == "resume":
+            self._resume(run)
+        elif cmd in ("pause", "step"):
+            self._pause(run)
+            if cmd == "step":
+                self._send(run, command)
+        elif run.process is not None:
+            if cmd == "stop" and run.id in self.queue:   # stopping needs no slot: at most one more step
+                self.queue.remove(run.id)
+                run.position, run.reason = 0, ""
+                self._start_queued()
+            self._send(run, command)
         return {"state": run.state}
+
+    def _resume(self, run: Run) -> None:
+        """Train again: now if a slot is free (or it holds one), else wait in line for one."""
+        if run.state == "queued":
+            run.spec["paused"] = False
+        elif run.state in ("finished", "error", "waiting"):
+            pass
+        elif run.holds_slot or (self.active_count() < self.max_active and not self.queue):
+            run.holds_slot = run.steered = True
+            self._send(run, {"cmd": "resume"})
+        else:
+            run.state = "waiting"
+            self.queue.append(run.id)
+            self._start_queued()
+
+    def _pause(self, run: Run) -> None:
+        """Stop training (the worker keeps its state) and free the slot for the next in line."""
+        if run.state == "queued":         # not started: it starts now, paused (loading needs no slot)
+            self.queue.remove(run.id)
+            run.spec["paused"], run.position, run.reason = True, 0, ""
+            self._spawn(run, slot=False)
+            self._start_queued()
+            return
+        if run.id in self.queue:          # it was waiting for a slot: it no longer wants one
+            self.queue.remove(run.id)
+            run.state, run.position, run.reason = "paused", 0, ""
+            self._publish_status(run)
+            self._start_queued()
+            return
+        self._send(run, {"cmd": "pause"})
+        run.steered = True
+        if run.holds_slot:
+            run.holds_slot = False
+            self._start_queued()
 
     async def query(self, run_id: str, query: dict) -> Any:
         run = self.get(run_id)
@@ -234,14 +345,19 @@ class RunRegistry:
     def subscribe(self, run: Run, subscriber: asyncio.Queue) -> None:
         run.subscribers.add(subscriber)
         run.orphaned_at = None
+        if run.auto_paused and run.state != "closed":
+            # its page came back (a reload re-subscribes): carry on where it was
+            run.auto_paused = False
+            self._resume(run)
 
     def unsubscribe(self, run: Run, subscriber: asyncio.Queue) -> None:
         run.subscribers.discard(subscriber)
         if not run.subscribers and run.state != "closed":
-            # the page went away: pause (it may come back) and start the clean-up clock
+            # the page went away: pause (freeing the slot; it may come back) and start the clean-up clock
             run.orphaned_at = time.monotonic()
-            if run.state == "running":
-                self._send(run, {"cmd": "pause"})
+            if run.holds_slot or run.state == "waiting" or (run.state == "queued" and not run.spec.get("paused")):
+                self._pause(run)
+                run.auto_paused = True
 
     def reap(self, now: float | None = None) -> list[str]:
         now = time.monotonic() if now is None else now
@@ -255,8 +371,8 @@ class RunRegistry:
         run = self.runs.pop(run_id, None)
         if run is None:
             return
-        was_active = run.state in ACTIVE
-        run.state = "closed"
+        was_active = run.holds_slot
+        run.state, run.holds_slot = "closed", False
         if run_id in self.queue:
             self.queue.remove(run_id)
         for future in run.pending.values():
@@ -289,3 +405,7 @@ class RunRegistry:
                 run.process.join(timeout=3)
                 if run.process.is_alive():
                     run.process.terminate()
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"

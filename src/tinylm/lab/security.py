@@ -48,3 +48,101 @@ def token_from(query: dict, headers: dict, cookies: dict) -> str | None:
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
     return query.get("token") or cookies.get(COOKIE_NAME)
+
+
+# --- cross-site protection -------------------------------------------------------------------------
+# A web page the learner happens to visit can make their browser send requests to the lab. Three guards
+# stop it, each the way Jupyter's server and browsers' own rules do it:
+#   Host           every request must name the lab by a host it really has (loopback names, the bind
+#                  address): a DNS-rebinding page (evil.example resolving to 127.0.0.1) sends its own name.
+#   Origin         a state-changing request (POST, PUT, PATCH, DELETE) whose Origin is not the lab's own, or
+#                  whose Sec-Fetch-Site says cross-site/same-site, is refused; so is any API request a
+#                  browser marks as coming from another site.
+#   Content-Type   JSON routes take only application/json and uploads only application/octet-stream: a
+#                  cross-site page can send neither without a CORS preflight, which the lab never grants.
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
+
+
+def host_name(value: str) -> str:
+    """'127.0.0.1:8765' -> '127.0.0.1', '[::1]:80' -> '::1', 'LOCALHOST.' -> 'localhost'."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1:value.find("]")] if "]" in value else value
+    if value.count(":") == 1:
+        value = value.split(":", 1)[0]
+    return value.rstrip(".")
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        return False
+
+
+class HostPolicy:
+    """Which Host names the lab answers to.
+
+    On loopback: the loopback names only. Bound to a named address: that name too. Bound to every
+    interface (0.0.0.0): any IP literal as well, since learners reach it by the machine's address; there a
+    token is required, and a rebinding page cannot have it (the cookie belongs to the lab's own host)."""
+
+    def __init__(self, bind_host: str = "127.0.0.1", extra: tuple[str, ...] = ()) -> None:
+        self.names = set(LOOPBACK_NAMES) | {host_name(h) for h in extra if h}
+        self.any_ip = bind_host in WILDCARD_HOSTS
+        if not self.any_ip:
+            self.names.add(host_name(bind_host))
+
+    def allows(self, host_header: str | None) -> bool:
+        if not host_header:
+            return False
+        name = host_name(host_header)
+        return name in self.names or is_loopback(name) or (self.any_ip and _is_ip(name))
+
+
+def cross_site_refusal(method: str, path: str, headers: dict[str, str], policy: HostPolicy) -> str | None:
+    """Why this request must be refused as cross-site (None: it may go on). ``headers``: lower-cased names."""
+    host = headers.get("host")
+    if not policy.allows(host):
+        return (f"this lab does not answer to the host name {host_name(host or '')!r}: open it at the address "
+                "`tinylm lab` printed")
+    fetch_site = headers.get("sec-fetch-site", "")
+    api = path.startswith("/api/")
+    if fetch_site in ("cross-site", "same-site") and (api or method in UNSAFE_METHODS):
+        return "requests from other web sites are refused"
+    if method not in UNSAFE_METHODS:
+        return None
+    origin = headers.get("origin")
+    if origin is not None:
+        scheme_host = origin.split("://", 1)
+        if len(scheme_host) != 2 or scheme_host[1].rstrip("/").lower() != host.strip().lower():
+            return "requests from other web sites are refused (the Origin is not this lab's)"
+    content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    wanted = "application/octet-stream" if path.startswith("/api/uploads/") else "application/json"
+    if api and content_type != wanted:
+        return f"this request needs Content-Type: {wanted}"
+    return None
+
+
+class SiteGuard:
+    """Pure ASGI middleware (event streams stay unbuffered) applying ``cross_site_refusal`` to every request."""
+
+    def __init__(self, app, policy: HostPolicy) -> None:
+        self.app = app
+        self.policy = policy
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        method = scope.get("method", "GET") if scope["type"] == "http" else "GET"
+        reason = cross_site_refusal(method, scope.get("path", ""), headers, self.policy)
+        if reason is None:
+            return await self.app(scope, receive, send)
+        if scope["type"] == "websocket":
+            return await send({"type": "websocket.close", "code": 4403})
+        from starlette.responses import JSONResponse
+        return await JSONResponse({"error": reason}, status_code=403)(scope, receive, send)

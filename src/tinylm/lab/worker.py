@@ -1,22 +1,24 @@
 """The training worker: one process per lab run (spawn context), so the server stays responsive.
 
-Commands come down a pipe (``{"cmd": "pause" | "resume" | "step" | "stop" | "shutdown"}`` and queries
-``{"q": ..., "rid": ...}``); events go up a queue as plain dicts (the ``training.events`` dicts, plus
+Commands come down a pipe (``{"cmd": "pause" | "resume" | "step" | "stop" | "speed" | "shutdown"}`` and
+queries ``{"q": ..., "rid": ...}``); events go up a queue as plain dicts (the ``training.events`` dicts, plus
 ``status``, ``detail``, ``reply`` and ``error``). Pausing is simply not pulling the Trainer's next event,
-so a paused run resumes at exactly the iteration it stopped at.
+so a paused run resumes at exactly the iteration it stopped at. Below speed 100 the loop paces itself
+(``protocol.steps_per_second``), waiting on the command pipe so commands still answer at once.
 """
 from __future__ import annotations
 
 import math
+import time
 import traceback
 from typing import Any
 
 import numpy as np
 
 from ..errors import TinyLMError
-from .diagnosis import diagnose
 from ..checkpoints import weights_hash
 from .introspect import cycle_detail_after, cycle_detail_before, inspect_update, next_char_logits
+from .protocol import MAX_SPEED, steps_per_second
 from .texts import BUILTIN, TextNotAvailable, corpus_from_text, source_for
 
 
@@ -94,23 +96,25 @@ class Session:
         self.steps_wanted = 0            # single steps requested while paused
         self.finished = False
         self.detail = bool(spec.get("detail"))
-        self.losses: list[float] = []
-        self.evals: list[tuple[int, float, float]] = []
-        self.uniform = 0.0
+        self.speed = int(spec.get("speed", MAX_SPEED))
+        self.next_step_at = 0.0          # monotonic time the paced loop may take its next step
+        self.clock = RunClock()
 
     def send(self, message: dict) -> None:
-        kind = message.get("event")
-        if kind == "step":
-            self.losses.append(message["loss"])
-        elif kind == "eval":
-            self.evals.append((message["iter"], message["train_loss"], message["val_loss"]))
-        elif kind == "start":
-            self.uniform = message["entropies"]["uniform"]
+        """Forward one event (the Trainer's diagnosis events included: the lab says what the CLI says)."""
         self.events.put(_clean(message))
 
     def status(self) -> None:
         state = "finished" if self.finished else ("running" if self.running else "paused")
-        self.send({"event": "status", "state": state, "iter": self.trainer.iter if self.trainer else 0})
+        self.clock.set_running(state == "running")
+        self.send({"event": "status", "state": state, "iter": self.trainer.iter if self.trainer else 0,
+                   "speed": self.speed})
+
+    def wait_before_step(self) -> float:
+        """Seconds the pace asks for before the next step (0: take it now). Single steps are never paced."""
+        if self.steps_wanted or steps_per_second(self.speed) is None:
+            return 0.0
+        return max(0.0, self.next_step_at - time.monotonic())
 
     # --- commands and queries -------------------------------------------------------------
     def handle(self, message: dict) -> bool:
@@ -131,6 +135,9 @@ class Session:
         elif cmd == "stop" and not self.finished:
             self.trainer.stop()
             self.running = True   # pull through to the FinishedEvent
+        elif cmd == "speed":
+            self.speed = int(message["n"])
+            self.next_step_at = 0.0     # the new pace starts from now, not from the old deadline
         self.status()
         return True
 
@@ -174,15 +181,17 @@ class Session:
     def pull_one_step(self) -> None:
         """Pull events until one training step has been taken (or the run ends)."""
         before = cycle_detail_before(self.trainer) if self.detail and not self.finished else None
+        pace = steps_per_second(self.speed)
+        self.next_step_at = time.monotonic() + (1.0 / pace if pace else 0.0)
         for event in self.stream:
             payload = event.to_dict()
+            if payload["event"] == "step":
+                payload["wall"] = self.clock.seconds()   # running time, with evals, samples and pacing
             self.send(payload)
             if payload["event"] == "finished":
                 self.finished = True
                 self.running = False
                 self.send({"event": "hash", **self.reply_hash()})
-                self.send({"event": "diagnosis", **diagnose(self.losses, self.evals, self.uniform,
-                                                                  payload.get("message", "") if payload.get("reason") == "diverged" else "").to_dict()})
                 self.status()
                 return
             if payload["event"] == "step":
@@ -212,13 +221,14 @@ class Session:
         self.status()
         while True:
             if self.running or self.steps_wanted:
-                while self.commands.poll():
+                # take every waiting command; a paced run waits here (for its next step, or a command)
+                while self.commands.poll(self.wait_before_step()):
                     if not self.handle(self.commands.recv()):
                         return
             else:
                 if not self.handle(self.commands.recv()):
                     return
-            if (self.running or self.steps_wanted) and not self.finished:
+            if (self.running or self.steps_wanted) and not self.finished and not self.wait_before_step():
                 try:
                     self.pull_one_step()
                 except TinyLMError as exc:
@@ -229,6 +239,23 @@ class Session:
                     self.steps_wanted -= 1
                     if not self.steps_wanted:
                         self.status()
+
+
+class RunClock:
+    """Seconds a run has spent running (training, evals, samples, pacing), not counting its pauses."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.since: float | None = None
+
+    def set_running(self, running: bool) -> None:
+        now = time.monotonic()
+        if self.since is not None:
+            self.total += now - self.since
+        self.since = now if running else None
+
+    def seconds(self) -> float:
+        return self.total + (time.monotonic() - self.since if self.since is not None else 0.0)
 
 
 def worker_main(spec: dict, commands, events) -> None:

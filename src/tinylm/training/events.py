@@ -79,10 +79,24 @@ class CheckpointEvent(Event):
 
 
 @dataclass
+class DiagnosisEvent(Event):
+    """The loss-curve doctor's verdict (``training.doctor``): emitted when it changes and once more, final,
+    just before ``FinishedEvent``. Serialised as ``{"event": "diagnosis", "iter", "kind", "message"}``; the
+    Python field is ``verdict`` because ``kind`` names the event type on every event."""
+    kind = "diagnosis"
+    iter: int
+    verdict: str               # healthy | diverged | unstable | dead | overfit | bad-init | plateau
+    message: str               # plain words: what happened, the likely cause, what to try
+
+    def to_dict(self) -> dict:
+        return {"event": self.kind, "iter": self.iter, "kind": self.verdict, "message": self.message}
+
+
+@dataclass
 class FinishedEvent(Event):
     kind = "finished"
     iter: int
-    reason: str                # finished | stopped | diverged
-    message: str = ""
+    reason: str                # finished | stopped | diverged (stopped by the doctor)
+    message: str = ""          # diverged: the diagnosis, and which checkpoint was kept
     final_train_loss: float | None = None
     final_val_loss: float | None = None

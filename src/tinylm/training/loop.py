@@ -2,18 +2,21 @@
 and the notebook API all consume it. Pausing is simply not pulling the next event.
 
 A run directory (optional) receives ``metrics.jsonl`` (every event, one JSON object per line) and
-``checkpoint.safetensors`` (written atomically at each eval, at the end and when stopped; never after
-the loss has diverged, so the last good checkpoint survives).
+``checkpoint.safetensors`` (written atomically at each eval, at the end and when stopped; never while the
+loss-curve doctor (``training.doctor``) sees broken weights, so the last good checkpoint survives a blow-up).
+The doctor's verdicts are ``DiagnosisEvent``s; a ``diverged`` verdict ends the run (reason "diverged").
 
-Exact resume: the checkpoint holds parameters, optimizer state, the data RNG, the sample RNG and the
-iteration, so N steps + resume + N steps equals 2N straight steps byte for byte (``stop_at`` ends a
+Samples: one at iter 0 and every ``sample_every`` iters (and at the end), each with a phase label decided
+then (``training.phases``, from more text drawn with the sample RNG); a ``PhaseEvent`` when it changes.
+
+Exact resume: the checkpoint holds parameters, optimizer state, the data RNG, the sample RNG, the phase
+label and the iteration, so N steps + resume + N steps equals 2N straight steps byte for byte (``stop_at`` ends a
 run early without changing its schedule, which is defined by ``TrainConfig.steps``).
 """
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,9 +34,10 @@ from ..models.config import ModelConfig
 from ..models.params import init_params, param_count
 from ..seeding import rng_for, rng_from_state, rng_state
 from .config import TrainConfig
-from .events import (CheckpointEvent, EvalEvent, Event, FinishedEvent, PhaseEvent, SampleEvent, StartEvent,
-                     StepEvent)
-from .phases import phase_for
+from .doctor import Doctor, Verdict
+from .events import (CheckpointEvent, DiagnosisEvent, EvalEvent, Event, FinishedEvent, PhaseEvent, SampleEvent,
+                     StartEvent, StepEvent)
+from .phases import DOCUMENT_DECISION_SAMPLES, STREAM_DECISION_CHARS, SampleStats, measure, phase_for
 from .schedules import learning_rate
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
@@ -44,21 +48,6 @@ def resolve_model_config(model_cfg: ModelConfig, corpus: Corpus) -> ModelConfig:
     """vocab_size always comes from the data; block_size 0 means longest document + 1."""
     block = model_cfg.block_size or (corpus.max_doc_len + 1 if corpus.kind == "documents" else 64)
     return dataclasses.replace(model_cfg, vocab_size=corpus.tokenizer.vocab_size, block_size=block)
-
-
-def diagnose_divergence(it: int, loss: float, lr: float, history: list[tuple[float, float]]) -> str:
-    """One line: where it broke and the most likely cause, from the last few (loss, grad_norm) pairs."""
-    what = "loss" if not math.isfinite(loss) else "gradient norm"
-    bad = loss if not math.isfinite(loss) else "inf/nan"
-    message = f"training diverged at iter {it}: {what} became {bad} (lr {lr:.3g})"
-    norms = [g for _, g in history if math.isfinite(g)]
-    if lr >= 0.1:
-        cause = "the learning rate is far too high; lower --lr (e.g. by 10x) or add warmup"
-    elif len(norms) >= 2 and norms[-1] > 10 * min(norms):
-        cause = "gradients exploded in the last iterations; lower --lr, add warmup or set grad_clip"
-    else:
-        cause = "numerical overflow; try a lower --lr, grad_clip, or --dtype float64"
-    return f"{message} — likely cause: {cause}"
 
 
 class Trainer:
@@ -73,6 +62,9 @@ class Trainer:
         self.quiet = quiet
         self._stop_requested = False
         self.finished: FinishedEvent | None = None
+        self.doctor: Doctor | None = None           # judges the curves while events() runs
+        self._writes = False
+        self._last_checkpoint_iter: int | None = None
 
         ckpt = checkpoints.load_checkpoint(resume_from) if resume_from is not None else None
         if ckpt is not None:
@@ -109,6 +101,7 @@ class Trainer:
         self.n_params = param_count(self.model_cfg)
 
         self.iter = 0
+        self.phase = ""
         self.data_rng = rng_for(seed, "data")
         self.sample_rng = rng_for(seed, "sample")
         self.compat.start(self.corpus, self.model_cfg.block_size, train_cfg.batch_size)
@@ -121,10 +114,11 @@ class Trainer:
             self.iter = int(ckpt.meta["step"])
             self.data_rng = rng_from_state(ckpt.meta["rng"]["data"])
             self.sample_rng = rng_from_state(ckpt.meta["rng"]["sample"])
+            self.phase = ckpt.meta.get("phase", "")   # the label has hysteresis: resume it too
         self.start_iter = self.iter
         self.last_val_loss: float | None = None
         self.last_train_loss: float | None = None
-        self.phase = ""
+        self.phase_stats: SampleStats | None = None   # what the last phase decision measured
         self._last_eval_iter = -1
 
     # --- data ------------------------------------------------------------------------
@@ -180,6 +174,22 @@ class Trainer:
         return prompt, sampling.generate(self.engine, self.tokenizer, prompt=prompt, n=count, cfg=cfg,
                                          rng=self.sample_rng)
 
+    def phase_samples(self) -> list[str]:
+        """The text the phase label is decided from: more than a sample shows (128 names, or about 4,000
+        characters in rows that start at a line start), drawn with the sample RNG so training is untouched.
+        Stream rows are block_size - 1 characters (48 to 256) after the newline primer, so the decoder of a
+        GPT with block_size >= 49 never has to re-prime its context (which costs a pass per character)."""
+        block = self.model_cfg.block_size
+        if self.corpus.kind == "documents":
+            n, length = DOCUMENT_DECISION_SAMPLES, block
+        else:
+            length = min(max(block - 1, 48), 256)   # at least 48 so that most words are whole
+            n = -(-STREAM_DECISION_CHARS // length)
+        if self.engine_name == "scalar":  # pure Python: keep samples to a few seconds
+            n = max(1, n // 4)
+        cfg = sampling.SampleConfig(temperature=1.0, max_new_tokens=length)
+        return sampling.generate(self.engine, self.tokenizer, prompt="", n=n, cfg=cfg, rng=self.sample_rng)
+
     def checkpoint_meta(self) -> dict:
         return {
             "model": self.model_cfg.to_dict(),
@@ -194,6 +204,7 @@ class Trainer:
                     **({"compat": state} if (state := self.compat.state()) else {})},
             "data_position": {"cursor": (self.iter * self.train_cfg.batch_size) % max(1, len(self.corpus.train_docs))
                               if self.corpus.kind == "documents" else 0},
+            "phase": self.phase,
         }
 
     def _checkpoint_parts(self) -> tuple:
@@ -232,6 +243,8 @@ class Trainer:
     def _events(self, writes: bool) -> Iterator[Event]:
         cfg = self.train_cfg
         end = min(cfg.steps, self.stop_at) if self.stop_at is not None else cfg.steps
+        self.doctor = Doctor(self.corpus.entropies, start_iter=self.start_iter)
+        self._writes = writes
         yield StartEvent(preset=self.preset, engine=self.engine_name, n_params=self.n_params, steps=cfg.steps,
                          start_iter=self.start_iter, vocab_size=self.model_cfg.vocab_size,
                          block_size=self.model_cfg.block_size, data=cfg.data.source, data_kind=self.corpus.kind,
@@ -240,8 +253,9 @@ class Trainer:
                          compat=self.compat.describe())
         if self.iter == 0 and cfg.eval_every:
             yield from self._eval_events()
+        if self.iter == 0 and cfg.sample_every:   # what the untrained model writes
+            yield from self._sample_events()
 
-        history: list[tuple[float, float]] = []
         train_time = 0.0          # seconds spent in steps (evals and samples excluded)
         timed_time = 0.0          # same, without the first iteration's one-time cost
         timed_tokens = timed_iters = 0
@@ -259,60 +273,90 @@ class Trainer:
                 timed_tokens += stats.n_tokens
                 timed_iters += 1
             self.iter = it + 1
-            if not (math.isfinite(stats.loss) and math.isfinite(stats.grad_norm)):
-                message = diagnose_divergence(self.iter, stats.loss, lr, history[-5:])
-                self.finished = FinishedEvent(iter=self.iter, reason="diverged", message=message,
-                                              final_train_loss=stats.loss)
-                yield StepEvent(iter=self.iter, loss=stats.loss, lr=lr, grad_norm=stats.grad_norm,
-                                tokens_per_s=0.0, iters_per_s=0.0, elapsed=train_time)
-                yield self.finished
-                return
-            history.append((stats.loss, stats.grad_norm))
-            del history[:-6]
-            if self.iter % cfg.log_every == 0 or self.iter == end:
+            verdict = self.doctor.observe_step(self.iter, stats.loss, stats.grad_norm, lr)
+            if self.iter % cfg.log_every == 0 or self.iter == end or self.doctor.stopped:
                 yield StepEvent(iter=self.iter, loss=stats.loss, lr=lr, grad_norm=stats.grad_norm,
                                 tokens_per_s=timed_tokens / timed_time if timed_time else stats.n_tokens / dt,
                                 iters_per_s=timed_iters / timed_time if timed_time else 1.0 / dt,
                                 elapsed=train_time)
+            if verdict is not None and not self.doctor.stopped:   # a stop's verdict comes once, as the final one
+                yield self._diagnosis_event(verdict)
+            if self.doctor.stopped:   # NaN/inf, or a sustained or runaway blow-up: stop, keep the last checkpoint
+                yield from self._finish("diverged", train_loss=stats.loss)
+                return
             at_end = self.iter == end
             if (cfg.eval_every and self.iter % cfg.eval_every == 0) or (at_end and self.iter == cfg.steps):
                 yield from self._eval_events()
-                if not (math.isfinite(self.last_train_loss) and math.isfinite(self.last_val_loss)):
-                    # the last update broke the weights: stop before checkpointing them
-                    message = diagnose_divergence(self.iter, self.last_val_loss, lr, history[-5:])
-                    self.finished = FinishedEvent(iter=self.iter, reason="diverged", message=message,
-                                                  final_train_loss=self.last_train_loss,
-                                                  final_val_loss=self.last_val_loss)
-                    yield self.finished
+                if self.doctor.stopped:   # the last update broke the weights
+                    yield from self._finish("diverged", train_loss=self.last_train_loss, val_loss=self.last_val_loss)
                     return
                 if writes and not cfg.checkpoint_every and not at_end:
-                    yield self._checkpoint_event()
+                    yield from self._checkpoint_events()
             if (cfg.sample_every and self.iter % cfg.sample_every == 0) or (at_end and self.iter == cfg.steps):
-                if self._last_eval_iter != self.iter:  # the phase label needs a current val loss
-                    yield from self._eval_events()
-                prompt, samples = self.sample()
-                yield SampleEvent(iter=self.iter, prompt=prompt, samples=samples, phase=self.phase or "random")
+                yield from self._sample_events()
+            if self.doctor.stopped:   # an evaluation made for the sample found broken weights
+                yield from self._finish("diverged", train_loss=self.last_train_loss, val_loss=self.last_val_loss)
+                return
             if writes and cfg.checkpoint_every and self.iter % cfg.checkpoint_every == 0 and not at_end:
-                yield self._checkpoint_event()
+                yield from self._checkpoint_events()
 
-        if writes:
-            yield self._checkpoint_event()
-        reason = "finished" if self.iter >= cfg.steps else "stopped"
-        self.finished = FinishedEvent(iter=self.iter, reason=reason, final_train_loss=self.last_train_loss,
-                                      final_val_loss=self.last_val_loss)
+        yield from self._finish("finished" if self.iter >= cfg.steps else "stopped",
+                                train_loss=self.last_train_loss, val_loss=self.last_val_loss)
+
+    def _finish(self, reason: str, train_loss: float | None, val_loss: float | None = None) -> Iterator[Event]:
+        """The last checkpoint (unless the weights look broken), the final diagnosis, the FinishedEvent."""
+        verdict = self.doctor.final()
+        if self._writes and reason != "diverged":
+            yield from self._checkpoint_events()
+        yield self._diagnosis_event(verdict)
+        message = verdict.message + self._kept_checkpoint_note() if reason == "diverged" else ""
+        self.finished = FinishedEvent(iter=self.iter, reason=reason, message=message, final_train_loss=train_loss,
+                                      final_val_loss=val_loss)
         yield self.finished
+
+    def _diagnosis_event(self, verdict: Verdict) -> DiagnosisEvent:
+        return DiagnosisEvent(iter=verdict.iter, verdict=verdict.kind, message=verdict.message)
 
     def _eval_events(self) -> Iterator[Event]:
         train_loss, val_loss = self.evaluate()
         self._last_eval_iter = self.iter
         yield EvalEvent(iter=self.iter, train_loss=train_loss, val_loss=val_loss)
-        phase = phase_for(val_loss, self.corpus.entropies)
-        if phase != self.phase:
-            yield PhaseEvent(iter=self.iter, phase=phase, previous=self.phase, val_loss=val_loss)
-            self.phase = phase
+        verdict = self.doctor.observe_eval(self.iter, train_loss, val_loss)
+        if verdict is not None and not self.doctor.stopped:
+            yield self._diagnosis_event(verdict)
 
-    def _checkpoint_event(self) -> CheckpointEvent:
-        return CheckpointEvent(iter=self.iter, path=str(self.save_checkpoint()))
+    def _sample_events(self) -> Iterator[Event]:
+        """A sample with its phase label (training/phases.py), decided from more text drawn with it and the
+        current val loss; a PhaseEvent first when the label changes."""
+        if self._last_eval_iter != self.iter:  # the label also weighs the current val loss
+            yield from self._eval_events()
+            if self.doctor.stopped:             # broken weights: nothing worth sampling
+                return
+        prompt, samples = self.sample()
+        profile = self.corpus.profile
+        self.phase_stats = measure(self.phase_samples(), profile, self.tokenizer)
+        phase = phase_for(self.phase_stats, self.last_val_loss, self.corpus.entropies, profile, self.phase)
+        if phase != self.phase:
+            yield PhaseEvent(iter=self.iter, phase=phase, previous=self.phase, val_loss=self.last_val_loss)
+            self.phase = phase
+        yield SampleEvent(iter=self.iter, prompt=prompt, samples=samples, phase=phase)
+
+    def _checkpoint_events(self) -> Iterator[CheckpointEvent]:
+        """Checkpoint the current weights, unless the doctor says they are broken: the last good checkpoint
+        on disk must survive a blow-up."""
+        if self.doctor.weights_look_broken():
+            return
+        self._last_checkpoint_iter = self.iter
+        yield CheckpointEvent(iter=self.iter, path=str(self.save_checkpoint()))
+
+    def _kept_checkpoint_note(self) -> str:
+        if not self._writes:
+            return ""
+        if self._last_checkpoint_iter is not None:
+            return f". The checkpoint keeps the good weights of iter {self._last_checkpoint_iter}"
+        if (self.run_dir / CHECKPOINT_NAME).exists():
+            return ". The checkpoint from before was left as it was"
+        return ". No checkpoint was written (there were no good weights to keep yet)"
 
     def run(self, on_event=None) -> FinishedEvent:
         """Run to the end, calling ``on_event(event)`` for each event; returns the final event."""

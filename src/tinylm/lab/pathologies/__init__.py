@@ -2,7 +2,8 @@
 
 Each definition is a real config; ``scripts/record_pathologies.py`` trains each one with the numpy
 engine and stores the curve as ``<name>.json`` here. The page draws that canonical curve faintly under
-the live run, and ``lab.diagnosis`` names what happened from the live curve itself.
+the live run, and the training loop's loss-curve doctor (``training.doctor``) names what happened from the
+live curve itself.
 """
 from __future__ import annotations
 

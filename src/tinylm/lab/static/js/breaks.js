@@ -37,15 +37,15 @@ export class Breaks {
     card.canonical = curve;
     if (!curve) return;
     // a run that breaks in a few iters is drawn over a short x range, so its curve is not a sliver
-    card.xmax = curve.diagnosis.name === 'diverged' ? Math.max(10, 2 * curve.loss.length) : curve.steps;
+    card.xmax = curve.diagnosis.kind === 'diverged' ? Math.max(10, 2 * curve.loss.length) : curve.steps;
     card.chart.setXMax(card.xmax);
     card.chart.setRefs([{y: curve.uniform, label: `ln V ${curve.uniform.toFixed(2)}`}]);
     card.chart.setSeries('canon', curve.loss.map((y, i) => [i + 1, num(y)]), {color: '#9ca3af', alpha: 0.4, width: 5});
     if (curve.val.length) card.chart.setSeries('canon-val', curve.val.map(([x, y]) => [x, num(y)]), {color: '#fdba74', alpha: 0.5, width: 4});
   }
 
-  // Start the pathology `name`; with `wait`, resolve with its diagnosis (or error) event once it ends,
-  // else with null as soon as it is started.
+  // Start the pathology `name`; with `wait`, resolve with its final diagnosis (or error) event once it ends,
+  // else with null as soon as it is started. The doctor's verdict is shown as it changes during the run.
   async run(name, wait = false) {
     const card = this.cards[name];
     await closeRun(card.stream, card.id);
@@ -54,6 +54,7 @@ export class Breaks {
     card.chart.setSeries('val', [], {color: '#ea580c', width: 1.5, dots: true});
     card.chart.markers = [];
     card.diag.textContent = 'running…'; card.diag.className = 'diag muted';
+    delete card.diag.dataset.kind; delete card.diag.dataset.final;
     const {id} = await startRun({pathology: name, engine: 'numpy', seed: 'pathology', label: name});
     card.id = id;
     const ended = new Promise((resolve) => {
@@ -64,9 +65,11 @@ export class Breaks {
         else if (m.event === 'status') card.state = m.state;
         else if (m.event === 'diagnosis') {
           card.diagnosis = m; card.diag.textContent = m.message;
-          card.diag.className = 'diag ' + (m.name === 'healthy' ? '' : 'bad');
-          card.diag.dataset.name = m.name;
-          card.stream.close(); resetRun(id); card.id = null; resolve(m);
+          card.diag.className = 'diag ' + (m.kind === 'healthy' ? '' : 'bad');
+          card.diag.dataset.kind = m.kind;
+        } else if (m.event === 'finished') {       // the final diagnosis came just before
+          card.diag.dataset.final = 'yes';
+          card.stream.close(); resetRun(id); card.id = null; resolve(card.diagnosis);
         } else if (m.event === 'error') { card.diag.textContent = m.message; card.diag.className = 'diag bad'; resolve(m); }
       });
     });

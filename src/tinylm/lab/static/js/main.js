@@ -4,7 +4,7 @@ import {Breaks} from './breaks.js';
 import {Checkpoints} from './checkpoints.js';
 import {Cycle} from './cycle.js';
 import {Inspector} from './inspector.js';
-import {Runner} from './runner.js';
+import {HIDDEN_PAUSE, Runner} from './runner.js';
 import {Sandbox} from './sandbox.js';
 import {Twins} from './twins.js';
 
@@ -41,6 +41,9 @@ async function main() {
   lab.inspector = new Inspector(lab);
   lab.checkpoints = new Checkpoints(lab);
   lab.twins = new Twins(lab);
+  // a reloaded tab shows its run again: the stream replays its history, and a run that was training when
+  // the old page went away trains on (the server resumes a run its last watcher left; see runner.reattach)
+  await guarded(() => lab.runner.reattach(), {panel: 'runner'})();
 
   // Page Visibility: a hidden tab pauses the runner and resumes it, at the exact iter, when shown again.
   document.addEventListener('visibilitychange', guarded(async () => {
@@ -48,10 +51,12 @@ async function main() {
     if (!$('auto-pause').checked || !runner.id) return;
     if (document.hidden && runner.state === 'running') {
       lab.autoPaused = true; lab.pausedAtHide = runner.iter;
+      sessionStorage.setItem(HIDDEN_PAUSE, runner.id);   // a reload (which hides the page first) resumes it
       await command(runner.id, 'pause');
       $('notice').textContent = 'paused while the tab is hidden';
     } else if (!document.hidden && lab.autoPaused) {
       lab.autoPaused = false;
+      sessionStorage.removeItem(HIDDEN_PAUSE);
       const at = runner.iter;          // read before resuming: steps stream in while the command is answered
       await command(runner.id, 'resume');
       $('notice').textContent = `resumed at iter ${at} when the tab came back`;

@@ -1,9 +1,25 @@
-// The runner: start/pause/resume/step/reset a run, its readouts, its loss chart and its samples.
-import {RunStream, closeRun, command, guarded, num, showError, startRun} from './api.js';
+// The runner: start/pause/resume/step/reset a run at a chosen speed, its readouts, loss chart and samples.
+// The page remembers its run (sessionStorage), so a reload reattaches to it and replays its history.
+import {RunStream, closeRun, command, getJSON, guarded, num, showError, startRun} from './api.js';
 import {LossChart} from './chart.js';
-import {el, fmt, seconds, sci, visible} from './format.js';
+import {el, fmt, seconds, sci} from './format.js';
 
 const $ = (id) => document.getElementById(id);
+export const SMOOTH = 50;                 // the live train NLL and the chart's train line: mean of the last 50 steps
+export const DEFAULT_SPEED = 10;          // 20 steps/s: the first few hundred steps of a run can be followed
+const REMEMBER = 'tinylm.runner.run';     // sessionStorage: the run this tab's runner shows
+export const HIDDEN_PAUSE = 'tinylm.runner.hidden-pause';   // ... and the run paused only because the tab hid
+const RATE_WINDOW = 50;                   // iters/s: over the last 50 steps of running time
+
+/** Steps per second a speed stands for (the worker's pace: protocol.steps_per_second); null = unthrottled. */
+export const stepsPerSecond = (speed) => (speed >= 100 ? null : 2 * speed);
+const speedText = (speed) => (speed >= 100 ? '100× · full speed' : `${speed}× · ≤ ${stepsPerSecond(speed)} steps/s`);
+
+const NOT_TYPED = new Set(['button', 'checkbox', 'radio', 'range', 'reset', 'submit', 'file', 'color', 'image']);
+const typing = (t) => t instanceof Element && (t.matches('textarea, select, [contenteditable=""], [contenteditable="true"]') ||
+  (t instanceof HTMLInputElement && !NOT_TYPED.has(t.type)));
+
+const STATE_TEXT = {queued: 'queued', waiting: 'waiting for a free slot', starting: 'starting…'};
 
 export class Runner {
   constructor(lab) {
@@ -16,80 +32,145 @@ export class Runner {
     $('resume').onclick = guarded(() => this.send('resume'));
     $('step').onclick = guarded(() => this.send('step'));
     $('reset').onclick = guarded(() => this.reset());
+    $('speed').value = DEFAULT_SPEED;
+    $('speed').oninput = () => this.speedChanged();
+    $('speed-v').textContent = speedText(this.speed());
+    document.addEventListener('keydown', (e) => this.onKey(e));
     this.buttons();
   }
 
   clearState() {
     this.state = 'idle'; this.iter = 0; this.steps = 0; this.losses = []; this.iters = []; this.evals = [];
     this.samples = []; this.start_event = null; this.hash = null; this.diagnosis = null; this.peakLr = 0;
-    this.smoothed = null; this.initial = null; this.message = '';
+    this.smoothed = null; this.initial = null; this.message = ''; this.reason = ''; this.phase = null;
+    this.recent = []; this.clock = [];
   }
+
+  speed() { return Number($('speed').value); }
 
   request() {
     return {data: $('data').value, upload: this.lab.textUpload || '', preset: $('preset').value,
             engine: $('engine').value, seed: $('seed').value, steps: Number($('steps').value),
-            sample_every: Number($('sample-every').value)};
+            sample_every: Number($('sample-every').value), speed: this.speed()};
   }
 
   async start(request = null) {
     await this.reset();
-    const {id} = await startRun(request || this.request());
+    const {id} = await startRun({speed: this.speed(), ...(request || this.request())});
     this.attach(id);
   }
 
   attach(id) {
     this.id = id;
+    sessionStorage.setItem(REMEMBER, id);
     this.stream = new RunStream(id, (m) => this.onEvent(m));
     this.lab.emit('run', id);
     this.buttons();
   }
 
+  /** After a reload: show the run this tab started again (its stream replays everything so far). */
+  async reattach() {
+    const id = sessionStorage.getItem(REMEMBER);
+    if (!id || this.id) return false;
+    const {runs} = await getJSON('api/runs');       // the list, not GET /runs/{id}: a gone run is no 404
+    const run = runs.find((r) => r.id === id);
+    if (!run) { sessionStorage.removeItem(REMEMBER); return false; }
+    const r = run.request;
+    if (!r.resume && !r.pathology) {
+      for (const [field, value] of [['data', r.data], ['preset', r.preset], ['engine', r.engine], ['seed', r.seed],
+        ['sample-every', r.sample_every]]) $(field).value = value;
+      if (r.steps) $('steps').value = r.steps;
+      if (r.data === 'upload') this.lab.textUpload = r.upload;
+    }
+    $('speed').value = run.speed; $('speed-v').textContent = speedText(run.speed);
+    this.attach(id);
+    // a reload hides the old page first, and a hidden tab pauses its run: that pause was not the learner's
+    if (sessionStorage.getItem(HIDDEN_PAUSE) === id) {
+      sessionStorage.removeItem(HIDDEN_PAUSE);
+      if (!['finished', 'error'].includes(run.state)) await command(id, 'resume');
+    }
+    return true;
+  }
+
   async reset() {
+    sessionStorage.removeItem(REMEMBER);
     await closeRun(this.stream, this.id);
     this.id = null; this.stream = null;
     this.clearState();
     this.chart.clear();
-    $('sample-list').replaceChildren();
-    for (const k of ['iter', 'ips', 'elapsed', 'lr', 'train', 'val', 'ppl', 'phase']) $('r-' + k).textContent = '–';
-    $('improved').textContent = ''; $('notice').textContent = '';
+    $('sample-list').replaceChildren(); $('sample-key').textContent = 'newest first';
+    for (const k of ['iter', 'ips', 'elapsed', 'lr', 'train-live', 'train', 'val', 'ppl', 'phase']) $('r-' + k).textContent = '–';
+    $('improved').textContent = ''; $('notice').textContent = ''; $('notice').className = 'muted';
+    $('diagnosis').textContent = ''; $('diagnosis').dataset.kind = '';
     this.lab.emit('run', null);
     this.buttons();
   }
 
   async send(cmd, n = 1) {
     if (!this.id) return;
-    if (cmd === 'pause') this.lab.autoPaused = false;
-    await command(this.id, cmd, n);
+    if (cmd === 'pause') { this.lab.autoPaused = false; sessionStorage.removeItem(HIDDEN_PAUSE); }
+    const {state} = await command(this.id, cmd, n);
+    if (state === 'waiting' && this.state !== 'waiting') { this.state = state; this.buttons(); }
+  }
+
+  speedChanged() {
+    const speed = this.speed();
+    $('speed-v').textContent = speedText(speed);
+    clearTimeout(this.speedTimer);          // a dragged slider sends its last value, not every pixel
+    this.speedTimer = setTimeout(guarded(async () => {
+      if (this.id && !['finished', 'error'].includes(this.state)) await command(this.id, 'speed', speed);
+    }, {panel: 'runner'}), 120);
+  }
+
+  // Space plays and pauses, as in a video player, wherever the focus is (a button or the speed slider
+  // just used) except where a space is typed; Enter still presses a focused button.
+  onKey(e) {
+    if (e.code !== 'Space' || e.repeat || e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
+    e.preventDefault();
+    guarded(() => this.toggle(), {panel: 'runner'})();
+  }
+
+  async toggle() {
+    const s = this.state;
+    if (!this.id) return this.start();
+    if (s === 'paused') return this.send('resume');
+    if (['running', 'starting', 'waiting', 'queued'].includes(s)) return this.send('pause');
+    return null;                            // finished or failed: Start begins a new run
   }
 
   buttons() {
     const s = this.state, has = !!this.id;
-    $('pause').disabled = !(has && s === 'running');
+    $('pause').disabled = !(has && ['running', 'starting', 'waiting', 'queued'].includes(s));
     $('resume').disabled = !(has && s === 'paused');
-    $('step').disabled = !(has && (s === 'paused' || s === 'running'));
+    $('step').disabled = !(has && ['paused', 'running', 'waiting'].includes(s));
     $('reset').disabled = !has;
     const pill = $('run-state');
-    pill.textContent = s === 'queued' ? 'queued (waiting for a free slot)' : s;
+    pill.textContent = STATE_TEXT[s] || s;
     pill.className = 'pill ' + s;
+    // never "running…" without saying why nothing moves: where it stands in line, or what it is doing
+    const wait = $('run-wait');
+    wait.textContent = ['queued', 'waiting'].includes(s) ? this.reason || 'waiting for a free training slot' :
+      s === 'starting' ? 'starting the training worker: loading the data and measuring the initial loss' : '';
   }
 
   onEvent(m) {
     switch (m.event) {
       case 'status':
-        this.state = m.state; if (m.iter !== undefined && m.state !== 'queued') this.iter = Math.max(this.iter, m.iter);
+        this.state = m.state; this.reason = m.reason || '';
+        if (m.iter !== undefined && m.state !== 'queued') this.iter = Math.max(this.iter, m.iter);
         this.buttons(); this.readIter(); break;
       case 'start': this.onStart(m); break;
       case 'step': this.onStep(m); break;
       case 'eval': this.onEval(m); break;
-      case 'sample': this.onSample(m); break;
-      case 'phase': $('r-phase').textContent = m.phase; break;
+      case 'sample': this.onSample(m); this.showPhase(m.iter, m.phase); break;
+      case 'phase': this.showPhase(m.iter, m.phase); break;
       case 'finished':
         this.message = m.message || '';
         if (m.reason === 'diverged') { $('notice').textContent = m.message; $('notice').className = 'error'; }
         break;
       case 'hash': this.hash = m.hash; break;
-      case 'diagnosis': this.diagnosis = m; if (m.name !== 'healthy') $('notice').textContent = m.message; break;
-      case 'error': this.state = 'error'; this.message = m.message; showError(m.message); this.buttons(); break;
+      case 'diagnosis': this.onDiagnosis(m); break;
+      case 'error': this.state = 'error'; this.message = m.message; showError(m.message, 'runner'); this.buttons(); break;
     }
     this.lab.emit('event', m, this);
   }
@@ -105,9 +186,11 @@ export class Runner {
       {y: e.bigram, label: `bigram ${e.bigram.toFixed(2)}`, color: '#7c3aed', dash: [2, 3]},
     ]);
     this.chart.setSeries('raw', [], {color: '#93c5fd', width: 1, alpha: 0.6});
-    this.chart.setSeries('train', [], {color: '#2563eb', width: 2, legend: 'train (smoothed)'});
+    this.chart.setSeries('train', [], {color: '#2563eb', width: 2, legend: `train (mean of last ${SMOOTH} steps)`});
     this.chart.setSeries('val', [], {color: '#ea580c', width: 2, dots: true, legend: 'val'});
     if (m.start_iter) $('notice').textContent = `resumed from a checkpoint at iter ${m.start_iter}`;
+    $('sample-key').replaceChildren(...(m.data_kind === 'documents' ? ['newest first · names the model made up'] :
+      ['newest first · ', el('span', {class: 'prompt'}, 'prompt'), ' then what the model wrote']));
     this.readIter();
   }
 
@@ -115,18 +198,35 @@ export class Runner {
     const loss = num(m.loss);
     this.iter = m.iter; this.losses.push(loss); this.iters.push(m.iter);
     if (this.initial === null && Number.isFinite(loss)) this.initial = loss;
-    if (Number.isFinite(loss)) this.smoothed = this.smoothed === null ? loss : this.smoothed + 0.05 * (loss - this.smoothed);
+    // a trailing mean: one name (or one batch) per step is noisy, the last SMOOTH steps are not
+    this.recent.push([m.iter, loss]);
+    if (this.recent.length > SMOOTH) this.recent.shift();
+    this.smoothed = this.recent.reduce((sum, [, l]) => sum + l, 0) / this.recent.length;
     this.chart.addPoint('raw', m.iter, loss);
-    this.chart.addPoint('train', m.iter, Number.isFinite(loss) ? this.smoothed : loss);
-    $('r-ips').textContent = fmt(num(m.iters_per_s), 1);
-    $('r-elapsed').textContent = seconds(num(m.elapsed));
+    // drawn at the middle of its window, so the line does not trail the raw losses (and the val points)
+    this.chart.addPoint('train', (this.recent[0][0] + m.iter) / 2, this.smoothed);
+    $('r-train-live').textContent = fmt(this.smoothed);
+    this.readRate(m);
     const lr = num(m.lr), decayed = this.peakLr ? 100 * (1 - lr / this.peakLr) : 0;
     $('r-lr').textContent = `${sci(lr)} (${decayed.toFixed(0)}% decayed)`;
     this.readIter();
-    if (this.initial !== null && this.smoothed !== null) {
+    if (this.initial !== null && Number.isFinite(this.smoothed)) {
       const pct = 100 * (this.initial - this.smoothed) / this.initial;
-      $('improved').textContent = `loss improved ${pct.toFixed(1)}% from the initial value (${this.initial.toFixed(3)} → ${this.smoothed.toFixed(3)}, smoothed)`;
+      $('improved').textContent = `loss improved ${pct.toFixed(1)}% from the initial value (${this.initial.toFixed(3)} → ${this.smoothed.toFixed(3)}, mean of the last ${this.recent.length} steps)`;
     }
+  }
+
+  // iters/s as the learner sees them (paced, with evals and samples), from the worker's run clock;
+  // the compute-only rate goes in the tooltip
+  readRate(m) {
+    const wall = m.wall ?? num(m.elapsed);
+    this.clock.push([m.iter, wall]);
+    if (this.clock.length > RATE_WINDOW) this.clock.shift();
+    const [i0, w0] = this.clock[0];
+    const rate = wall > w0 ? (m.iter - i0) / (wall - w0) : num(m.iters_per_s);
+    $('r-ips').textContent = fmt(rate, 1);
+    $('r-ips').title = `training alone: ${fmt(num(m.iters_per_s), 0)} iters/s`;
+    $('r-elapsed').textContent = seconds(wall);
   }
 
   onEval(m) {
@@ -136,13 +236,34 @@ export class Runner {
     this.chart.addPoint('val', m.iter, vl);
     $('r-train').textContent = fmt(tl); $('r-val').textContent = fmt(vl);
     $('r-ppl').textContent = fmt(Math.exp(vl), 2);
+    for (const k of ['train', 'val']) $('r-' + k).title = `measured at iter ${m.iter}`;
+  }
+
+  // the phase readout follows the newest phase or sample event, whichever is later
+  showPhase(iter, phase) {
+    if (this.phase && iter < this.phase.iter) return;
+    this.phase = {iter, phase};
+    $('r-phase').textContent = phase;
+    $('r-phase').title = `decided at iter ${iter}`;
   }
 
   onSample(m) {
     this.samples.push(m);
-    const text = m.samples.map((s) => visible(m.prompt + s)).join('\n');
-    $('sample-list').prepend(el('li', {'data-iter': m.iter},
-      el('span', {class: 'stamp'}, `iter ${m.iter} · ${m.phase}`), text));
+    const names = this.start_event ? this.start_event.data_kind === 'documents' : !m.prompt;
+    const body = names ?
+      el('ul', {class: 'sample-names'}, ...m.samples.map((s) => el('li', {}, s.trim() || '(empty)'))) :
+      el('div', {class: 'sample-texts'}, ...m.samples.map((s) => el('div', {class: 'sample-text'},
+        el('span', {class: 'prompt', title: 'the prompt: the start of the validation text'}, m.prompt),
+        el('span', {class: 'continuation', title: 'what the model wrote'}, s))));
+    $('sample-list').prepend(el('li', {'data-iter': m.iter, class: 'sample'},
+      el('span', {class: 'stamp'}, `iter ${m.iter} · ${m.phase}`), body));
+  }
+
+  onDiagnosis(m) {
+    this.diagnosis = m;
+    const kind = m.kind || m.name || '';
+    $('diagnosis').textContent = m.message;
+    $('diagnosis').dataset.kind = kind;
   }
 
   readIter() { $('r-iter').textContent = this.steps ? `${this.iter} / ${this.steps}` : String(this.iter); }
