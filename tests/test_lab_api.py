@@ -12,11 +12,14 @@ from tinylm.lab.app import create_app
 from tinylm.lab.protocol import MAX_TEXT_BYTES
 from tinylm.training.phases import PHASES
 
+LAB = "http://127.0.0.1:8765"          # the lab only answers to its own host names
+OCTET = {"Content-Type": "application/octet-stream"}   # uploads, as the page sends them
+
 
 @pytest.fixture
 def lab():
     app = create_app(max_active=2)
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LAB) as client:
         client.registry = app.state.registry
         yield client
 
@@ -120,7 +123,7 @@ def test_checkpoint_upload_continues_exactly_where_it_left_off(lab):
     uninterrupted = events(lab, run_id, "step")[-1]["loss"]
     lab.delete(f"/api/runs/{run_id}")
 
-    upload = lab.post("/api/uploads/checkpoint", content=checkpoint.content)
+    upload = lab.post("/api/uploads/checkpoint", content=checkpoint.content, headers=OCTET)
     assert upload.status_code == 200 and upload.json()["iter"] == 20
     resumed = start(lab, resume=upload.json()["id"], paused=True)
     wait_until(lab, resumed, lambda s: s["state"] == "paused")
@@ -131,18 +134,18 @@ def test_checkpoint_upload_continues_exactly_where_it_left_off(lab):
 
 
 def test_bad_uploads_are_refused_with_readable_messages(lab):
-    bad = lab.post("/api/uploads/checkpoint", content=b"\x00garbage" * 100)
+    bad = lab.post("/api/uploads/checkpoint", content=b"\x00garbage" * 100, headers=OCTET)
     assert bad.status_code == 400 and "checkpoint" in bad.json()["error"]
-    too_big = lab.post("/api/uploads/text", content=b"a" * (MAX_TEXT_BYTES + 1))
+    too_big = lab.post("/api/uploads/text", content=b"a" * (MAX_TEXT_BYTES + 1), headers=OCTET)
     assert too_big.status_code == 413 and "limit" in too_big.json()["error"]
-    not_utf8 = lab.post("/api/uploads/text", content=b"\xff\xfe\xfa abc")
+    not_utf8 = lab.post("/api/uploads/text", content=b"\xff\xfe\xfa abc", headers=OCTET)
     assert not_utf8.status_code == 400 and "UTF-8" in not_utf8.json()["error"]
     assert lab.post("/api/runs", json={"resume": "nope"}).status_code == 400
 
 
 def test_uploaded_text_trains(lab):
     text = ("the quick brown fox jumps over the lazy dog. " * 200).encode()
-    upload = lab.post("/api/uploads/text", content=text).json()
+    upload = lab.post("/api/uploads/text", content=text, headers=OCTET).json()
     assert upload["chars"] == len(text)
     run_id = start(lab, data="upload", upload=upload["id"], preset="bigram", steps=30, sample_every=0)
     wait_until(lab, run_id, lambda s: s["state"] in ("finished", "error"))
@@ -163,7 +166,7 @@ def run_to_checkpoint(client, run_id, steps):
 
 def test_checkpoint_of_an_uploaded_text_run_resumes_exactly(lab):
     text = "\n".join(f"{a}{b}{c}" for a in "abcdef" for b in "aeiou" for c in "lmnrst") + "\n"
-    upload = lab.post("/api/uploads/text", content=text.encode()).json()
+    upload = lab.post("/api/uploads/text", content=text.encode(), headers=OCTET).json()
     run_id = start(lab, data="upload", upload=upload["id"], preset="bigram", steps=40, paused=True, seed="up")
     checkpoint, uninterrupted = run_to_checkpoint(lab, run_id, 10)
     lab.delete(f"/api/runs/{run_id}")
@@ -171,19 +174,19 @@ def test_checkpoint_of_an_uploaded_text_run_resumes_exactly(lab):
     from tinylm.checkpoints import load_checkpoint
     source = load_checkpoint(checkpoint).meta["train"]["data"]["source"]
     assert source == f"text:{upload['sha256']}"           # the text by hash, never a (temp) path
-    resumed = start(lab, resume=lab.post("/api/uploads/checkpoint", content=checkpoint).json()["id"], paused=True)
+    resumed = start(lab, resume=lab.post("/api/uploads/checkpoint", content=checkpoint, headers=OCTET).json()["id"], paused=True)
     wait_until(lab, resumed, lambda s: s["state"] == "paused")
     lab.post(f"/api/runs/{resumed}/command", json={"cmd": "step", "n": 1})
     wait_until(lab, resumed, lambda s: s["iter"] == 11)
     assert events(lab, resumed, "step")[-1]["loss"] == uninterrupted
 
     # a fresh lab does not hold the text: a readable refusal, then the same file uploaded again works
-    with TestClient(create_app(max_active=1)) as fresh:
+    with TestClient(create_app(max_active=1), base_url=LAB) as fresh:
         fresh.registry = fresh.app.state.registry
-        ckpt_id = fresh.post("/api/uploads/checkpoint", content=checkpoint).json()["id"]
+        ckpt_id = fresh.post("/api/uploads/checkpoint", content=checkpoint, headers=OCTET).json()["id"]
         refused = fresh.post("/api/runs", json={"resume": ckpt_id})
         assert refused.status_code == 400 and "upload that text file again" in refused.json()["error"]
-        assert fresh.post("/api/uploads/text", content=text.encode()).json()["id"] == upload["id"]
+        assert fresh.post("/api/uploads/text", content=text.encode(), headers=OCTET).json()["id"] == upload["id"]
         again = start(fresh, resume=ckpt_id, paused=True)
         wait_until(fresh, again, lambda s: s["state"] == "paused")
         fresh.post(f"/api/runs/{again}/command", json={"cmd": "step", "n": 1})
@@ -200,7 +203,7 @@ def test_a_checkpoint_naming_a_local_file_never_makes_the_server_read_it(lab, tm
     secret.write_text("top secret server file\n" * 50)
     meta = dict(ckpt.meta, train={**ckpt.meta["train"], "data": {**ckpt.meta["train"]["data"], "source": str(secret)}})
     forged = checkpoint_bytes(ckpt.params, ckpt.optimizer_steps, ckpt.optimizer_state, meta)
-    upload_id = lab.post("/api/uploads/checkpoint", content=forged).json()["id"]
+    upload_id = lab.post("/api/uploads/checkpoint", content=forged, headers=OCTET).json()["id"]
     refused = lab.post("/api/runs", json={"resume": upload_id})
     assert refused.status_code == 400 and "secret.txt" in refused.json()["error"]
     assert "does not open" in refused.json()["error"]
@@ -278,7 +281,7 @@ def test_cycle_detail_describes_the_real_step(lab):
 
 def test_cap_queues_runs_beyond_it_and_says_why():
     app = create_app(max_active=1)
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LAB) as client:
         first = start(client, steps=50_000, speed=50, label="first")
         second = start(client, steps=30, sample_every=0)
         waiting = client.get(f"/api/runs/{second}").json()
@@ -298,7 +301,7 @@ def test_cap_queues_runs_beyond_it_and_says_why():
 
 def test_unwatched_runs_are_cleaned_up():
     app = create_app(orphan_timeout=0.5)
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LAB) as client:
         run_id = start(client, steps=100, paused=True)
         deadline = time.monotonic() + 15
         while client.get(f"/api/runs/{run_id}").status_code != 404:
@@ -308,7 +311,7 @@ def test_unwatched_runs_are_cleaned_up():
 
 def test_token_is_required_on_every_request():
     app = create_app(token="s3cret-token")
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LAB) as client:
         denied = client.get("/api/info")
         assert denied.status_code == 401 and "token" in denied.json()["error"]
         assert client.get("/api/info?token=wrong-token").status_code == 401
@@ -418,7 +421,7 @@ def test_a_run_whose_page_leaves_frees_its_slot_and_carries_on_when_the_page_com
 
 def test_a_full_lab_makes_room_by_closing_the_longest_unwatched_idle_run():
     app = create_app(max_runs=2)
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LAB) as client:
         oldest, newer = (start(client, steps=50_000, speed=50, paused=True) for _ in range(2))
         for run_id in (oldest, newer):
             wait_until(client, run_id, lambda s: s["state"] == "paused")

@@ -34,7 +34,7 @@ from . import pathologies
 from .protocol import (MAX_CHECKPOINT_BYTES, MAX_TEXT_BYTES, ProtocolError, parse_command, parse_query,
                        parse_run_request)
 from .runs import LabBusy, RunNotFound, RunRegistry
-from .security import COOKIE_NAME, token_from, token_matches
+from .security import COOKIE_NAME, HostPolicy, SiteGuard, token_from, token_matches
 from .texts import BUILTIN, TextNotAvailable, TextStore, sha_of_source
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -113,7 +113,8 @@ def validate_checkpoint(data: bytes) -> dict:
 
 
 def create_app(token: str | None = None, max_active: int = 2, orphan_timeout: float = 300.0,
-               max_runs: int = 12) -> FastAPI:
+               max_runs: int = 12, host: str = "127.0.0.1") -> FastAPI:
+    """``host``: the address the server binds; it decides which Host names requests may carry."""
     registry = RunRegistry(max_active=max_active, orphan_timeout=orphan_timeout, max_runs=max_runs)
     uploads: collections.OrderedDict[str, tuple[str, bytes, dict]] = collections.OrderedDict()  # checkpoints
     texts = TextStore()      # uploaded texts by sha256: a run (or a checkpoint of it) refers to them by hash
@@ -320,4 +321,5 @@ def create_app(token: str | None = None, max_active: int = 2, orphan_timeout: fl
 
     if token is not None:
         app.add_middleware(TokenMiddleware, token=token)
+    app.add_middleware(SiteGuard, policy=HostPolicy(host))   # outermost: cross-site requests go no further
     return app

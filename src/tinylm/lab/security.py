@@ -58,7 +58,7 @@ def token_from(query: dict, headers: dict, cookies: dict) -> str | None:
 #   Origin         a state-changing request (POST, PUT, PATCH, DELETE) whose Origin is not the lab's own, or
 #                  whose Sec-Fetch-Site says cross-site/same-site, is refused; so is any API request a
 #                  browser marks as coming from another site.
-#   Content-Type   JSON routes take only application/json and uploads only application/octet-stream: a
+#   Content-Type   requests with a body: JSON routes take only application/json, uploads only application/octet-stream: a
 #                  cross-site page can send neither without a CORS preflight, which the lab never grants.
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -122,7 +122,7 @@ def cross_site_refusal(method: str, path: str, headers: dict[str, str], policy: 
             return "requests from other web sites are refused (the Origin is not this lab's)"
     content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
     wanted = "application/octet-stream" if path.startswith("/api/uploads/") else "application/json"
-    if api and content_type != wanted:
+    if api and method != "DELETE" and content_type != wanted:   # DELETE carries no body
         return f"this request needs Content-Type: {wanted}"
     return None
 

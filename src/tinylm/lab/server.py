@@ -30,7 +30,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True, 
     from .app import create_app
 
     token = resolve_token(host, token)
-    app = create_app(token=token, max_active=max_active)
+    app = create_app(token=token, max_active=max_active, host=host)
     url = lab_url(host, port, token)
     print(f"tinylm lab: {url}", flush=True)
     if not is_loopback(host):
