@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from .pages import full_speed
+
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 LN27 = math.log(27)
@@ -23,6 +25,7 @@ def start_names_run(page, steps=300, sample_every=100, seed="browser"):
     page.fill("#steps", str(steps))
     page.fill("#sample-every", str(sample_every))
     page.fill("#seed", seed)
+    full_speed(page)
     page.click("#start")
     page.wait_for_function("window.tinylab.runner.start_event !== null", timeout=60_000)
 
@@ -130,6 +133,7 @@ def test_checkpoint_download_then_upload_continues_exactly(page, tmp_path):
     page.fill("#steps", "20000")          # long enough that the pause lands mid-run (microgpt: ~2000 it/s)
     page.fill("#seed", "ckpt")
     page.fill("#sample-every", "0")
+    full_speed(page)
     page.click("#start")
     page.wait_for_function("window.tinylab.runner.state === 'running' || window.tinylab.runner.iter > 0", timeout=60_000)
     page.click("#pause")

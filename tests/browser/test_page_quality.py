@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from .pages import full_speed
+
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 PHONE_WIDTH = 390
@@ -25,6 +27,7 @@ def run_to_the_end(page, steps=200, sample_every=100, seed="quality"):
     page.fill("#steps", str(steps))
     page.fill("#sample-every", str(sample_every))
     page.fill("#seed", seed)
+    full_speed(page)
     page.click("#start")
     page.wait_for_function("window.tinylab.runner.state === 'finished'", timeout=120_000)
 
@@ -115,6 +118,7 @@ def test_queries_wait_for_a_starting_run_instead_of_failing(page):
     page.fill("#steps", "300")
     page.fill("#sample-every", "0")
     page.fill("#seed", "early")
+    full_speed(page)
     page.click("#start")
     page.click("#in-compute")                 # at once: the run's worker is still starting
     page.click("#sb-names")

@@ -62,8 +62,12 @@ export class Breaks {
         if (m.event === 'step') { card.losses.push(num(m.loss)); card.chart.addPoint('live', m.iter, num(m.loss)); }
         else if (m.event === 'eval' && m.iter > 0) card.chart.addPoint('val', m.iter, num(m.val_loss));
         else if (m.event === 'start') { card.chart.setXMax(card.xmax || m.steps); }
-        else if (m.event === 'status') card.state = m.state;
-        else if (m.event === 'diagnosis') {
+        else if (m.event === 'status') {
+          card.state = m.state;
+          // say why nothing moves yet: waiting for a training slot (the server names who holds them)
+          if (!card.diagnosis) card.diag.textContent = (m.state === 'queued' || m.state === 'waiting')
+            ? (m.reason || 'waiting for a free training slot') : 'running…';
+        } else if (m.event === 'diagnosis') {
           card.diagnosis = m; card.diag.textContent = m.message;
           card.diag.className = 'diag ' + (m.kind === 'healthy' ? '' : 'bad');
           card.diag.dataset.kind = m.kind;

@@ -63,7 +63,7 @@ export class Twins {
     const box = $('tw-result');
     let text = this.parted !== null ? `the curves part at iter ${this.parted}` :
       `curves identical for all ${both} iters so far`;
-    if (B.state === 'queued') text += ' (B waits for a free training slot)';
+    if (B.state === 'queued' || B.state === 'waiting') text += ' (B waits for a free training slot)';
     if (A.hash && B.hash) {
       const same = A.hash === B.hash;
       text += same ? ' · identical weight hashes' : ' · different weight hashes';
