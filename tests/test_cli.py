@@ -45,7 +45,7 @@ def test_existing_run_directory_is_not_clobbered(tmp_path):
     (["train", "--data", "/no/such/file.txt"], "/no/such/file.txt"),
     (["train", "--set", "model.n_head=3", "--set", "n_embd=16"], "divisible"),
     (["train", "--set", "colour=blue"], "unknown config key 'colour'"),
-    (["train", "--lr", "-1"], "learning rate"),
+    (["train", "--lr", "-1"], "optim.lr"),
     (["sample", "/no/such/run"], "/no/such/run"),
 ])
 def test_bad_input_gives_one_line_error_and_nonzero_exit(tmp_path, args, needle):

@@ -1,6 +1,7 @@
 """TrainConfig: everything about a run except the model architecture."""
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 
 from ..engines.base import OptimConfig
@@ -8,6 +9,25 @@ from ..errors import ConfigError
 
 SCHEDULES = ("constant", "linear", "cosine")
 DATA_MODES = ("auto", "documents", "stream")
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_optim(opt: OptimConfig) -> None:
+    """Every optimizer value in its range, with a one-line error naming it (NaN and inf included)."""
+    rules = [("lr", lambda v: v > 0, "a finite number > 0"),
+             ("beta1", lambda v: 0 <= v < 1, "in [0, 1)"),
+             ("beta2", lambda v: 0 <= v < 1, "in [0, 1)"),
+             ("eps", lambda v: v > 0, "a finite number > 0"),
+             ("weight_decay", lambda v: v >= 0, "a finite number >= 0"),
+             ("momentum", lambda v: 0 <= v < 1, "in [0, 1)"),
+             ("grad_clip", lambda v: v >= 0, "a finite number >= 0 (0 = off)")]
+    for key, ok, allowed in rules:
+        value = getattr(opt, key)
+        if not (_number(value) and ok(value)):
+            raise ConfigError(f"optim.{key} must be {allowed}, got {value!r}")
 
 
 @dataclass
@@ -54,8 +74,17 @@ class TrainConfig:
             raise ConfigError(f"batch_size must be a positive integer, got {self.batch_size!r}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"unknown schedule {self.schedule!r} (choose from {', '.join(SCHEDULES)})")
-        if not self.optim.lr > 0:
-            raise ConfigError(f"learning rate must be > 0, got {self.optim.lr!r}")
+        if not isinstance(self.optim, OptimConfig) or not isinstance(self.data, DataConfig):
+            raise ConfigError("train.optim and train.data are sections, not values: set optim.lr=..., data.mode=...")
+        check_optim(self.optim)
+        for key in ("log_every", "eval_batches", "sample_chars", "sample_count"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"train.{key} must be a positive integer, got {value!r}")
+        if isinstance(self.eval_batch_size, bool) or not isinstance(self.eval_batch_size, int) or self.eval_batch_size < 0:
+            raise ConfigError(f"train.eval_batch_size must be an integer >= 0, got {self.eval_batch_size!r}")
+        if not (isinstance(self.min_lr, (int, float)) and math.isfinite(self.min_lr) and self.min_lr >= 0):
+            raise ConfigError(f"train.min_lr must be a finite number >= 0, got {self.min_lr!r}")
         if self.dtype not in ("float32", "float64"):
             raise ConfigError(f"dtype must be float32 or float64, got {self.dtype!r}")
         if self.warmup < 0 or self.eval_every < 0 or self.sample_every < 0 or self.checkpoint_every < 0:
