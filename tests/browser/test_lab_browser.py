@@ -2,32 +2,14 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 
-from .pages import full_speed
+from .pages import full_speed, shot, start_names_run
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 LN27 = math.log(27)
 # fixtures server_url, browser and page (which fails a test that logged console/page errors): conftest.py
-
-
-def shot(page, name, selector=None):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    target = page.locator(selector) if selector else page
-    target.screenshot(path=str(SHOTS / f"{name}.png"))
-
-
-def start_names_run(page, steps=300, sample_every=100, seed="browser"):
-    page.select_option("#preset", "microgpt")
-    page.fill("#steps", str(steps))
-    page.fill("#sample-every", str(sample_every))
-    page.fill("#seed", seed)
-    full_speed(page)
-    page.click("#start")
-    page.wait_for_function("window.tinylab.runner.start_event !== null", timeout=60_000)
 
 
 def test_names_run_learns_and_shows_samples(page):

@@ -3,32 +3,17 @@ favicon, and no console or page errors (the conftest's `page`/`phone_page` fixtu
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-from .pages import full_speed
+from .pages import full_speed, shot, start_names_run
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 PHONE_WIDTH = 390
 
 
-def shot(page, name, selector=None, full_page=False):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    if selector:
-        page.locator(selector).screenshot(path=str(SHOTS / f"{name}.png"))
-    else:
-        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
-
-
 def run_to_the_end(page, steps=200, sample_every=100, seed="quality"):
-    page.select_option("#preset", "microgpt")
-    page.fill("#steps", str(steps))
-    page.fill("#sample-every", str(sample_every))
-    page.fill("#seed", seed)
-    full_speed(page)
-    page.click("#start")
+    start_names_run(page, steps, sample_every, seed)
     page.wait_for_function("window.tinylab.runner.state === 'finished'", timeout=120_000)
 
 

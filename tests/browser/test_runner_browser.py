@@ -5,12 +5,11 @@ that logged a console error or an uncaught page error).
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from .pages import shot
+
 pytestmark = pytest.mark.browser
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 RUNNER = "window.tinylab.runner"
 DIALOGUE = """ALICE:
 Good morrow, sir, and what news do you bring from the court today?
@@ -122,8 +121,7 @@ def test_samples_read_as_text_with_the_prompt_set_apart(page):
     assert "␣" not in listed and "↵" not in listed
     background = newest.locator(".prompt").first.evaluate("e => getComputedStyle(e).backgroundColor")
     assert background not in ("rgba(0, 0, 0, 0)", "transparent")    # visibly boxed
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.locator("#runner").screenshot(path=str(SHOTS / "runner-text-samples.png"))
+    shot(page, "runner-text-samples", "#runner")
     page.click("#reset")
 
 
