@@ -45,7 +45,7 @@ def test_existing_run_directory_is_not_clobbered(tmp_path):
     (["train", "--data", "/no/such/file.txt"], "/no/such/file.txt"),
     (["train", "--set", "model.n_head=3", "--set", "n_embd=16"], "divisible"),
     (["train", "--set", "colour=blue"], "unknown config key 'colour'"),
-    (["train", "--lr", "-1"], "optim.lr"),
+    (["train", "--lr", "-1"], "argument --lr: must be a finite number in (0, 1e+06], got -1"),
     (["sample", "/no/such/run"], "/no/such/run"),
 ])
 def test_bad_input_gives_one_line_error_and_nonzero_exit(tmp_path, args, needle):
@@ -54,6 +54,50 @@ def test_bad_input_gives_one_line_error_and_nonzero_exit(tmp_path, args, needle)
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], result.stderr
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["train", "--set", "model.block_size=1000000000"], "block_size must be at most 4,096"),
+    (["train", "--set", "model.n_layer=1000000000"], "n_layer must be at most 256"),
+    (["train", "--set", "model.n_embd=16000", "--set", "model.n_layer=200"], "parameters; tinylm trains models up to"),
+    (["train", "--set", "train.batch_size=1000000"], "batch_size must be an integer from 1 to 4,096"),
+    (["train", "--batch-size", "1000000"], "argument --batch-size: must be between 1 and 4,096"),
+    (["train", "--steps", "0"], "argument --steps: must be between 1"),
+    (["train", "--grad-clip", "nan"], "argument --grad-clip: must be a finite number"),
+    (["train", "--weight-decay", "-1"], "argument --weight-decay"),
+    (["train", "--seed", "\udcff\udcfe"], "argument --seed: must be valid UTF-8 text"),
+    (["train", "--steps", "2", "--out", "{tmp}/afile/sub"], "Not a directory ({tmp}/afile/sub)"),
+    (["train", "--steps", "2", "--out", "/proc/tinylm-x"], "/proc/tinylm-x"),
+    (["bench", "--steps", "0"], "argument --steps: must be between 1 and 100,000, got 0"),
+    (["lab", "--port", "70000"], "argument --port: must be between 1 and 65,535, got 70,000"),
+    (["sample", "x", "-n", "10000000"], "argument -n/--num: must be between 1 and 10,000"),
+    (["sample", "x", "--max-new-tokens", "1000000000000"], "argument --max-new-tokens: must be between 1 and 100,000"),
+])
+def test_out_of_range_values_are_one_line_errors_before_any_work(tmp_path, capsys, args, needle):
+    (tmp_path / "afile").write_text("a file, not a directory")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    try:
+        code = main(args)
+    except SystemExit as stop:          # argparse's own check
+        code = stop.code
+    err = capsys.readouterr().err
+    assert code not in (0, None)
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and needle.replace("{tmp}", str(tmp_path)) in lines[0], err
+
+
+def test_unexpected_errors_are_one_line_with_a_debug_hint(monkeypatch, capsys):
+    from tinylm.cli import commands
+
+    def broken(args):
+        raise ValueError("something nobody foresaw")
+    monkeypatch.setattr(commands, "cmd_presets", broken)
+    assert main(["presets"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["tinylm: error: unexpected ValueError: something nobody foresaw (re-run with --debug for the traceback)"]
+    with pytest.raises(ValueError):
+        main(["--debug", "presets"])
 
 
 def test_directory_as_data_and_binary_data_are_refused(tmp_path):

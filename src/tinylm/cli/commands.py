@@ -10,6 +10,7 @@ from pathlib import Path
 from ..engines import ENGINES
 from ..errors import ConfigError, TinyLMError
 from ..presets import PRESETS, apply_overrides, get_preset
+from .values import MAX_BATCH, MAX_NEW_TOKENS, MAX_SAMPLES, MAX_STEPS, int_in, number_in, text
 
 
 # --- train ----------------------------------------------------------------------------
@@ -21,18 +22,18 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", default="numpy", choices=list(ENGINES))
     p.add_argument("--device", help="torch engine: cpu | cuda | auto")
     p.add_argument("--dtype", choices=["float32", "float64"])
-    p.add_argument("--seed", help="seed string (any text)")
-    p.add_argument("--steps", type=int, help="total iterations (defines the lr schedule)")
-    p.add_argument("--until", type=int, help="stop after this iteration (checkpointed; resume later)")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float, help="peak learning rate")
+    p.add_argument("--seed", type=text, help="seed string (any text)")
+    p.add_argument("--steps", type=int_in(1, MAX_STEPS), help="total iterations (defines the lr schedule)")
+    p.add_argument("--until", type=int_in(0, MAX_STEPS), help="stop after this iteration (checkpointed; resume later)")
+    p.add_argument("--batch-size", type=int_in(1, MAX_BATCH))
+    p.add_argument("--lr", type=number_in(0, 1e6, open_low=True), help="peak learning rate")
     p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"])
     p.add_argument("--schedule", choices=["constant", "linear", "cosine"])
-    p.add_argument("--warmup", type=int)
-    p.add_argument("--weight-decay", type=float)
-    p.add_argument("--grad-clip", type=float)
-    p.add_argument("--eval-every", type=int)
-    p.add_argument("--sample-every", type=int)
+    p.add_argument("--warmup", type=int_in(0, MAX_STEPS))
+    p.add_argument("--weight-decay", type=number_in(0, 1e6))
+    p.add_argument("--grad-clip", type=number_in(0, 1e12), help="0 = off")
+    p.add_argument("--eval-every", type=int_in(0, MAX_STEPS))
+    p.add_argument("--sample-every", type=int_in(0, MAX_STEPS))
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any preset value, e.g. --set model.n_layer=2 --set optim.beta2=0.95")
     p.add_argument("--out", help="run directory (default runs/<preset>[-N])")
@@ -127,21 +128,19 @@ def cmd_train(args: argparse.Namespace) -> int:
 # --- sample ---------------------------------------------------------------------------
 def add_sample_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="run directory or .safetensors checkpoint")
-    p.add_argument("-n", "--num", type=int, default=10, help="how many samples")
-    p.add_argument("--temperature", type=float, default=1.0, help="> 0; lower = more conservative")
-    p.add_argument("--top-k", type=int, default=0)
+    p.add_argument("-n", "--num", type=int_in(1, MAX_SAMPLES), default=10, help="how many samples")
+    p.add_argument("--temperature", type=number_in(0, 100, open_low=True), default=1.0, help="> 0; lower = more conservative")
+    p.add_argument("--top-k", type=int_in(0, 1_000_000), default=0)
     p.add_argument("--greedy", action="store_true", help="always take the most likely character")
-    p.add_argument("--prompt", default="")
-    p.add_argument("--max-new-tokens", type=int)
-    p.add_argument("--seed", default="sample")
+    p.add_argument("--prompt", type=text, default="")
+    p.add_argument("--max-new-tokens", type=int_in(1, MAX_NEW_TOKENS))
+    p.add_argument("--seed", type=text, default="sample")
     p.add_argument("--engine", default="numpy", choices=list(ENGINES))
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
     from ..api import load
 
-    if args.num < 1:
-        raise ConfigError(f"-n must be >= 1, got {args.num}")
     model = load(args.run, engine=args.engine)
     texts = model.sample(args.num, temperature=args.temperature, top_k=args.top_k, greedy=args.greedy,
                          prompt=args.prompt, max_new_tokens=args.max_new_tokens, seed=args.seed)

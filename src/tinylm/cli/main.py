@@ -13,12 +13,20 @@ from .. import __version__
 from ..errors import TinyLMError
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from . import commands
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line (the flag, what is allowed) instead of usage + error."""
 
-    parser = argparse.ArgumentParser(prog="tinylm", description="Train tiny character-level language models "
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import commands, values
+
+    parser = OneLineParser(prog="tinylm", description="Train tiny character-level language models "
                                      "from scratch and watch them learn.")
     parser.add_argument("--version", action="version", version=f"tinylm {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -53,14 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--preset", default="shakespeare-cpu")
     bench.add_argument("--engine", default="numpy")
     bench.add_argument("--device", default=None, help="torch engine: cpu | cuda | auto")
-    bench.add_argument("--steps", type=int, default=30, help="timed steps (after 3 warm-up steps)")
+    bench.add_argument("--steps", type=values.int_in(1, 100_000), default=30, help="timed steps (after 3 warm-up steps)")
     bench.add_argument("--dtype", default="float32")
     bench.add_argument("--json", action="store_true", help="print the result as JSON")
     bench.set_defaults(func=commands.cmd_bench)
 
     lab = sub.add_parser("lab", help="start the browser lab (a local web app)")
     lab.add_argument("--host", default="127.0.0.1", help="bind address (non-loopback requires a token)")
-    lab.add_argument("--port", type=int, default=8765)
+    lab.add_argument("--port", type=values.int_in(1, 65535), default=8765)
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
     lab.add_argument("--token", default=None, help="access token (generated when binding off-localhost)")
     lab.set_defaults(func=commands.cmd_lab)
@@ -80,6 +88,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tinylm: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:            # the last line of defence: one line, and the traceback on request
+        if args.debug:
+            raise
+        print(f"tinylm: error: {unexpected(exc)}", file=sys.stderr)
+        return 1
+
+
+def unexpected(exc: Exception) -> str:
+    """One line for an error that is not a TinyLMError: what the system said, and how to see more."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    if isinstance(exc, MemoryError):
+        return "out of memory: choose a smaller model, batch or block size"
+    return f"unexpected {type(exc).__name__}: {exc} (re-run with --debug for the traceback)"
 
 
 if __name__ == "__main__":

@@ -16,6 +16,12 @@ NORMS = ("rmsnorm", "layernorm")
 ACTIVATIONS = ("relu", "gelu", "gelu_tanh", "tanh")
 
 
+# Upper bounds on the sizes a config (or a checkpoint's metadata) may ask for; far above every preset.
+LIMITS = {"vocab_size": 1_000_000, "block_size": 4096, "n_embd": 16_384, "context": 1024, "n_hidden": 65_536,
+          "n_layer": 256, "n_head": 256, "mlp_ratio": 64}
+MAX_PARAMS = 500_000_000       # 2 GB of float32 weights, 6 GB with Adam's state
+
+
 @dataclass
 class ModelConfig:
     family: str = "gpt"
@@ -54,6 +60,12 @@ class ModelConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        for name, hi in LIMITS.items():
+            if getattr(self, name) > hi:
+                raise ConfigError(f"{name} must be at most {hi:,}, got {getattr(self, name):,}")
+        if self.approx_params() > MAX_PARAMS:
+            raise ConfigError(f"this model would have about {self.approx_params():,} parameters; "
+                              f"tinylm trains models up to {MAX_PARAMS:,}")
         if self.vocab_size < 2:
             raise ConfigError(f"vocab_size must be at least 2, got {self.vocab_size}")
         if self.norm not in NORMS:
@@ -68,6 +80,16 @@ class ModelConfig:
             raise ConfigError(f"init_std must be >= 0, got {self.init_std!r}")
         if not self.norm_eps > 0:
             raise ConfigError(f"norm_eps must be > 0, got {self.norm_eps!r}")
+
+    def approx_params(self) -> int:
+        """A quick upper estimate of the parameter count (models/params.py counts exactly), so a config
+        asking for billions of weights is refused before anything is allocated."""
+        v, c, t = self.vocab_size, self.n_embd, max(self.block_size, 1)
+        if self.family == "bigram":
+            return v * v
+        if self.family == "mlp":
+            return v * c + self.context * c * self.n_hidden + self.n_hidden * (v + 1) + v
+        return 2 * v * c + t * c + self.n_layer * (4 + 2 * self.mlp_ratio) * (c * c + c)
 
     @property
     def head_dim(self) -> int:

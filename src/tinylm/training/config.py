@@ -30,6 +30,11 @@ def check_optim(opt: OptimConfig) -> None:
             raise ConfigError(f"optim.{key} must be {allowed}, got {value!r}")
 
 
+# Bounds far above every preset and far below what would exhaust a laptop's memory or patience.
+MAX_STEPS = 10_000_000
+MAX_BATCH = 4096
+
+
 @dataclass
 class DataConfig:
     source: str = "names"          # names | shakespeare | path to a text file
@@ -68,10 +73,10 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
 
     def validate(self) -> None:
-        if not isinstance(self.steps, int) or self.steps < 1:
-            raise ConfigError(f"steps must be a positive integer, got {self.steps!r}")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ConfigError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or not 1 <= self.steps <= MAX_STEPS:
+            raise ConfigError(f"steps must be an integer from 1 to {MAX_STEPS:,}, got {self.steps!r}")
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or not 1 <= self.batch_size <= MAX_BATCH:
+            raise ConfigError(f"batch_size must be an integer from 1 to {MAX_BATCH:,}, got {self.batch_size!r}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"unknown schedule {self.schedule!r} (choose from {', '.join(SCHEDULES)})")
         if not isinstance(self.optim, OptimConfig) or not isinstance(self.data, DataConfig):
