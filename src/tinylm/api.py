@@ -54,7 +54,7 @@ def load(run: str | Path | bytes, engine: str = "numpy", dtype: str | None = Non
     cfg = ckpt.model_config
     dtype = dtype or str(ckpt.meta.get("dtype", "float32"))
     eng = engine_class(engine)(cfg, ckpt.params, dtype=dtype, **engine_options)
-    return Model(engine=eng, tokenizer=CharTokenizer.from_dict(ckpt.meta["tokenizer"]), config=cfg, meta=ckpt.meta)
+    return Model(engine=eng, tokenizer=CharTokenizer.from_dict(ckpt.meta.get("tokenizer")), config=cfg, meta=ckpt.meta)
 
 @dataclass
 class Run:

@@ -6,6 +6,8 @@ import hashlib
 
 import numpy as np
 
+from .errors import CheckpointError
+
 
 def seed_int(seed: str, purpose: str) -> int:
     digest = hashlib.sha256(f"tinylm\x00{seed}\x00{purpose}".encode("utf-8")).digest()
@@ -27,7 +29,10 @@ def rng_state(rng: np.random.Generator) -> dict:
 
 def rng_from_state(state: dict) -> np.random.Generator:
     rng = np.random.Generator(np.random.PCG64())
-    rng.bit_generator.state = {"bit_generator": state["bit_generator"],
-                               "state": {"state": int(state["state"]["state"]), "inc": int(state["state"]["inc"])},
-                               "has_uint32": state["has_uint32"], "uinteger": state["uinteger"]}
+    try:
+        rng.bit_generator.state = {"bit_generator": state["bit_generator"],
+                                   "state": {"state": int(state["state"]["state"]), "inc": int(state["state"]["inc"])},
+                                   "has_uint32": state["has_uint32"], "uinteger": state["uinteger"]}
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:   # a saved state from a damaged file
+        raise CheckpointError(f"the saved random-number state is invalid ({type(exc).__name__})") from None
     return rng

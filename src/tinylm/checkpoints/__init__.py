@@ -10,6 +10,7 @@ from __future__ import annotations
 from .hashing import weights_hash
 from .header import FORMAT, VERSION
 from .store import Checkpoint, checkpoint_bytes, load_checkpoint, save_checkpoint
+from .validate import validate_resume_sections
 
 __all__ = ["FORMAT", "VERSION", "Checkpoint", "checkpoint_bytes", "load_checkpoint", "save_checkpoint",
-           "weights_hash"]
+           "validate_resume_sections", "weights_hash"]

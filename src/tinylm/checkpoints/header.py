@@ -49,7 +49,7 @@ def read_header(data: bytes, label: str) -> tuple[dict, dict]:
                               f"the file has {len(data)})")
     try:
         header = json.loads(data[8:8 + header_len].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise CheckpointError(f"{label} is truncated or corrupt (unreadable safetensors header)") from None
     if not isinstance(header, dict):
         raise CheckpointError(f"{label} is truncated or corrupt (unreadable safetensors header)")
@@ -60,7 +60,7 @@ def read_header(data: bytes, label: str) -> tuple[dict, dict]:
             continue
         try:
             data_end = max(data_end, int(info["data_offsets"][1]))
-        except (TypeError, KeyError, IndexError, ValueError):
+        except (TypeError, KeyError, IndexError, ValueError, OverflowError):
             raise CheckpointError(f"{label} is truncated or corrupt (bad entry for tensor {name!r})") from None
     if 8 + header_len + data_end > len(data):
         raise CheckpointError(f"{label} is truncated or corrupt (tensor data needs {8 + header_len + data_end} "
@@ -76,7 +76,7 @@ def _tinylm_metadata(header: dict, label: str) -> dict:
         raise CheckpointError(f"{label} is not a tinylm checkpoint (a safetensors file without tinylm metadata)")
     try:
         meta = json.loads(raw)
-    except ValueError:
+    except (TypeError, ValueError, RecursionError):
         raise CheckpointError(f"{label} is truncated or corrupt (unreadable tinylm metadata)") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{label} is not a tinylm checkpoint (metadata format is "

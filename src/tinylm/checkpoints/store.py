@@ -5,12 +5,14 @@ Layout
   (``optim.m.wte``, ``optim.v.wte``, ``optim.buf.wte``).
 - metadata: one key, ``"tinylm"``: a JSON string with sorted keys holding format, version, model,
   train, preset, engine, dtype, tokenizer, step, optimizer {name, steps}, rng, data_position and
-  whatever else the caller passes. Sorted keys + safetensors' sorted tensor layout make the bytes a
+  whatever else the caller passes, and a ``checksum`` (sha256 of all tensors and the rest of the
+  metadata), verified on load. Sorted keys + safetensors' sorted tensor layout make the bytes a
   pure function of the inputs.
 """
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -23,8 +25,9 @@ import safetensors.numpy
 from ..errors import CheckpointError, ConfigError
 from ..models.config import ModelConfig
 from .atomic import atomic_write_bytes
+from .hashing import weights_hash
 from .header import FORMAT, METADATA_KEY, VERSION, read_header
-from .validate import FLOAT_DTYPES, validate_optimizer_state, validate_params
+from .validate import FLOAT_DTYPES, validate_optimizer_state, validate_params, validate_progress
 
 OPTIM_PREFIX = "optim."
 
@@ -95,6 +98,19 @@ def _as_float_array(value: Any, what: str) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
 
 
+CHECKSUM_KEY = "checksum"
+
+
+def _canonical_json(meta: dict) -> str:
+    return json.dumps(meta, sort_keys=True, separators=(",", ":"), default=_json_default)
+
+
+def _checksum(tensors: dict[str, np.ndarray], meta_json: str) -> str:
+    """sha256 over every tensor (weights and optimizer state) and the rest of the metadata: a flipped bit
+    in the data, or an edited value such as the activation or the step, is caught on load."""
+    return hashlib.sha256((weights_hash(tensors) + meta_json).encode("utf-8")).hexdigest()
+
+
 def checkpoint_bytes(params: dict[str, np.ndarray], optimizer_steps: int,
                      optimizer_state: dict[str, np.ndarray], meta: dict) -> bytes:
     """The exact bytes ``save_checkpoint`` writes (the lab offers them as a download)."""
@@ -113,10 +129,14 @@ def checkpoint_bytes(params: dict[str, np.ndarray], optimizer_steps: int,
     full_meta.update(format=FORMAT, version=VERSION, model=model,
                      optimizer={**(meta.get("optimizer") or {}), "name": _optimizer_name(meta),
                                 "steps": int(optimizer_steps)})
+    full_meta.pop(CHECKSUM_KEY, None)
     try:
-        meta_json = json.dumps(full_meta, sort_keys=True, separators=(",", ":"), default=_json_default)
+        meta_json = _canonical_json(full_meta)
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"cannot save checkpoint: metadata is not JSON-serialisable ({exc})") from None
+    full_meta = json.loads(meta_json)
+    full_meta[CHECKSUM_KEY] = _checksum(tensors, meta_json)
+    meta_json = _canonical_json(full_meta)
     return safetensors.numpy.save(tensors, metadata={METADATA_KEY: meta_json})
 
 
@@ -169,4 +189,10 @@ def load_checkpoint(source: str | os.PathLike | bytes | bytearray | memoryview) 
     optimizer = meta.get("optimizer") if isinstance(meta.get("optimizer"), dict) else {}
     steps = optimizer.get("steps", 0)
     validate_optimizer_state(state, steps, cfg, label)
+    validate_progress(meta, int(steps), label)
+    if CHECKSUM_KEY in meta:            # files written before checksums have none
+        rest = {key: value for key, value in meta.items() if key != CHECKSUM_KEY}
+        if meta[CHECKSUM_KEY] != _checksum(tensors, _canonical_json(rest)):
+            raise CheckpointError(f"{label} is corrupt or was edited: its tensors and metadata do not match "
+                                  "the checksum stored with them")
     return Checkpoint(params=params, optimizer_steps=int(steps), optimizer_state=state, meta=meta)

@@ -33,6 +33,9 @@ def validate_params(params: dict[str, np.ndarray], cfg: ModelConfig, label: str)
                                   f"the model config expects {_shape(shape)}")
         if array.dtype.name not in FLOAT_DTYPES:
             raise CheckpointError(f"{label}: parameter {name!r} has dtype {array.dtype.name} (expected float32 or float64)")
+        if not np.isfinite(array).all():
+            raise CheckpointError(f"{label}: parameter {name!r} holds NaN or infinite values "
+                                  "(saved from a run that diverged?)")
         if dtype_name is None:
             dtype_name, first_name = array.dtype.name, name
         elif array.dtype.name != dtype_name:
@@ -56,3 +59,32 @@ def validate_optimizer_state(state: dict[str, np.ndarray], steps: int, cfg: Mode
         if array.dtype.name not in FLOAT_DTYPES:
             raise CheckpointError(f"{label}: optimizer state {key!r} has dtype {array.dtype.name} "
                                   "(expected float32 or float64)")
+        if not np.isfinite(array).all():
+            raise CheckpointError(f"{label}: optimizer state {key!r} holds NaN or infinite values")
+
+
+def validate_progress(meta: dict, optimizer_steps: int, label: str) -> None:
+    """The run's position: ``step`` a non-negative integer no later than the run's total steps, and the
+    optimizer never ahead of it (a negative or inflated step would run the lr schedule backwards)."""
+    step = meta.get("step", optimizer_steps)
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise CheckpointError(f"{label}: step must be a non-negative integer, got {step!r}")
+    train = meta.get("train")
+    total = train.get("steps") if isinstance(train, dict) else None
+    if total is not None and (isinstance(total, bool) or not isinstance(total, int) or not step <= total):
+        raise CheckpointError(f"{label}: step {step} is past the run's total steps {total!r}")
+    if optimizer_steps > step:
+        raise CheckpointError(f"{label}: the optimizer has taken {optimizer_steps} steps, more than the run's "
+                              f"step {step}")
+
+
+def validate_resume_sections(meta: dict, label: str) -> None:
+    """What a resume reads besides the tensors: present, and of the right kind."""
+    for key in ("tokenizer", "rng", "optimizer", "train"):
+        if not isinstance(meta.get(key), dict):
+            raise CheckpointError(f"{label} cannot be resumed: its metadata has no {key!r} section")
+    if "step" not in meta:
+        raise CheckpointError(f"{label} cannot be resumed: its metadata does not record the step")
+    for key in ("data", "sample"):
+        if not isinstance(meta["rng"].get(key), dict):
+            raise CheckpointError(f"{label} cannot be resumed: its metadata has no {key} random-number state")

@@ -76,10 +76,13 @@ class ModelConfig:
             raise ConfigError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
         if self.init not in ("normal", "zeros", "torch"):
             raise ConfigError(f"unknown init {self.init!r} (choose from normal, zeros, torch)")
-        if not self.init_std >= 0:
-            raise ConfigError(f"init_std must be >= 0, got {self.init_std!r}")
-        if not self.norm_eps > 0:
-            raise ConfigError(f"norm_eps must be > 0, got {self.norm_eps!r}")
+        for name in ("norm_affine", "embed_norm", "final_norm", "bias", "tie_weights", "scaled_residual_init"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        for name, lo, hi in (("init_std", 0.0, 10.0), ("norm_eps", 1e-12, 1.0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+                raise ConfigError(f"{name} must be a number from {lo:g} to {hi:g}, got {value!r}")
 
     def approx_params(self) -> int:
         """A quick upper estimate of the parameter count (models/params.py counts exactly), so a config

@@ -31,6 +31,7 @@ from ..data import Corpus, load_corpus
 from ..engines import engine_class
 from ..errors import CheckpointError, ConfigError
 from ..models.config import ModelConfig
+from ..checkpoints import validate_resume_sections
 from ..models.params import init_params, param_count
 from ..seeding import rng_for, rng_from_state, rng_state
 from .config import TrainConfig
@@ -85,7 +86,8 @@ class Trainer:
 
         self.compat, self.corpus = self._load_data(train_cfg, corpus, quiet)
         if ckpt is not None:
-            saved_chars = ckpt.meta["tokenizer"]["chars"]
+            validate_resume_sections(ckpt.meta, "the checkpoint")
+            saved_chars = ckpt.meta["tokenizer"].get("chars")
             if list(saved_chars) != list(self.corpus.tokenizer.chars):
                 raise CheckpointError("the data's vocabulary differs from the checkpoint's; resume with the same data")
         self.tokenizer = self.corpus.tokenizer
