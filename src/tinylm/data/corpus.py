@@ -224,11 +224,12 @@ def _document_table(docs: list[str], tokenizer: CharTokenizer) -> tuple[np.ndarr
 
 def _entropies(prev: np.ndarray, nxt: np.ndarray, vocab_size: int) -> dict:
     """Loss floors in nats: uniform ln V, unigram H(next), bigram H(next | prev) over the given pairs."""
-    joint = np.bincount(prev * vocab_size + nxt, minlength=vocab_size * vocab_size).astype(np.float64)
-    joint = joint.reshape(vocab_size, vocab_size) / max(len(prev), 1)
+    # counts of the pairs that occur (not a V x V table: a large vocabulary would square the memory)
+    _, pair_counts = np.unique(prev * vocab_size + nxt, return_counts=True)
+    total = max(len(prev), 1)
     return {"uniform": math.log(vocab_size),
-            "unigram": _entropy(joint.sum(axis=0)),
-            "bigram": _entropy(joint.ravel()) - _entropy(joint.sum(axis=1))}
+            "unigram": _entropy(np.bincount(nxt, minlength=vocab_size) / total),
+            "bigram": _entropy(pair_counts / total) - _entropy(np.bincount(prev, minlength=vocab_size) / total)}
 
 
 def _entropy(p: np.ndarray) -> float:

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from ..training.config import DataConfig
 
 MIN_DOCUMENT_LINES = 20
+MAX_VOCAB = 8192               # distinct characters (embedding and output rows; a bigram model squares it)
+MAX_DOCUMENT_CHARS = 4094      # a BOS-wrapped document must fit the largest block size (4096)
 MAX_MEDIAN_LINE = 32
 SHORT_LINE = 64
 MIN_SHORT_FRACTION = 0.9
@@ -61,6 +63,11 @@ def load_corpus(cfg: DataConfig, seed: str, quiet: bool = False) -> Corpus:
 def _documents_corpus(name: str, text: str, val_fraction: float, seed: str) -> Corpus:
     docs = split_documents(text)
     _require_two_characters(name, "".join(docs))
+    longest = max(range(len(docs)), key=lambda i: len(docs[i]))
+    if len(docs[longest]) > MAX_DOCUMENT_CHARS:
+        # every document becomes a row as wide as the longest one (and the block size follows it)
+        raise DataError(f"{name}: a line of {len(docs[longest]):,} characters is longer than documents mode "
+                        f"allows ({MAX_DOCUMENT_CHARS:,}); use --data-mode stream for running text")
     if len(docs) < 2:
         raise DataError(f"{name}: documents mode needs at least 2 non-empty lines (one for train, "
                         f"one for val), found {len(docs)}; use mode=stream for running text")
@@ -82,6 +89,9 @@ def _stream_corpus(name: str, text: str, val_fraction: float) -> Corpus:
 
 def _require_two_characters(name: str, text: str) -> None:
     distinct = set(text)
+    if len(distinct) > MAX_VOCAB:
+        raise DataError(f"{name}: the text uses {len(distinct):,} distinct characters; tinylm's character "
+                        f"models take at most {MAX_VOCAB:,}")
     if len(distinct) < 2:
         raise DataError(f"{name}: the data has a single distinct character ({''.join(distinct)!r}); "
                         "a language model needs at least two")

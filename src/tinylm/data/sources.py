@@ -7,6 +7,7 @@ empty, whitespace-only, binary or undecodable file is a one-line DataError.
 from __future__ import annotations
 
 import os
+import stat
 from importlib import resources
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from ..errors import DataError
 from .shakespeare import ensure_shakespeare
 
 BUILTIN_SOURCES = ("names", "shakespeare")
+MAX_DATA_ENV = "TINYLM_MAX_DATA_MB"
+DEFAULT_MAX_DATA_MB = 256
 
 
 def names_text() -> str:
@@ -30,18 +33,53 @@ def load_text_source(source: str, quiet: bool = False) -> str:
     return read_text_file(source)
 
 
+def max_data_bytes() -> int:
+    """The largest text file read: 256 MB, or ``TINYLM_MAX_DATA_MB`` megabytes."""
+    raw = os.environ.get(MAX_DATA_ENV, "")
+    if not raw:
+        return DEFAULT_MAX_DATA_MB * 1_000_000
+    try:
+        megabytes = float(raw)
+    except ValueError:
+        raise DataError(f"{MAX_DATA_ENV} must be a number of megabytes, got {raw!r}") from None
+    if not 0 < megabytes < 1e7:
+        raise DataError(f"{MAX_DATA_ENV} must be a positive number of megabytes, got {raw!r}")
+    return int(megabytes * 1_000_000)
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
 def read_text_file(path: str | os.PathLike) -> str:
     if not str(path).strip():
         raise DataError("no data source given (use names, shakespeare or a path to a text file)")
     path = Path(path).expanduser()
-    if not path.exists():
-        raise DataError(f"data file not found: {path} (sources: names, shakespeare or a path to a text file)")
-    if path.is_dir():
-        raise DataError(f"data source is a directory, not a text file: {path}")
     try:
-        data = path.read_bytes()
+        info = path.stat()
+    except FileNotFoundError:
+        raise DataError(f"data file not found: {path} (sources: names, shakespeare or a path to a text file)") from None
     except OSError as exc:
         raise DataError(f"cannot read data file {path} ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise DataError(f"data source is a directory, not a text file: {path}")
+    if not stat.S_ISREG(info.st_mode):     # reading a FIFO blocks forever; /dev/zero never ends
+        raise DataError(f"data source is {_kind(info.st_mode)}, not a text file: {path}")
+    limit = max_data_bytes()
+    if info.st_size > limit:
+        raise DataError(f"data file is {info.st_size / 1e6:,.0f} MB, more than the {limit / 1e6:,.0f} MB limit: {path} "
+                        f"(set {MAX_DATA_ENV} to raise it)")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)       # bounded even if the file grows while it is read
+    except OSError as exc:
+        raise DataError(f"cannot read data file {path} ({exc.strerror or exc})") from None
+    if len(data) > limit:
+        raise DataError(f"data file is more than the {limit / 1e6:,.0f} MB limit: {path} (set {MAX_DATA_ENV} to raise it)")
     if not data:
         raise DataError(f"data file is empty: {path}")
     if b"\x00" in data:
