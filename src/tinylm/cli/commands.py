@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from ..engines import ENGINES
@@ -88,6 +91,28 @@ def _fresh_run_dir(preset: str) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def stop_on_interrupt(trainer):
+    """The first Ctrl-C finishes the current step, checkpoints and stops (nothing is lost, the run can be
+    resumed); a second one aborts at once. Yields a list that is non-empty once Ctrl-C was pressed."""
+    pressed: list[bool] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield pressed
+        return
+
+    def first(signum, frame):
+        pressed.append(True)
+        trainer.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        print("\ntinylm: stopping after this step and saving a checkpoint (Ctrl-C again to abort)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield pressed
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from ..training.loop import CHECKPOINT_NAME, Trainer
     from .display import TrainDisplay
@@ -115,10 +140,14 @@ def cmd_train(args: argparse.Namespace) -> int:
                           engine_options=options, stop_at=args.until, quiet=args.quiet or not is_main)
 
     display = TrainDisplay(mode="json" if args.json else "quiet" if args.quiet else "rich", enabled=is_main)
-    with display:
+    with display, stop_on_interrupt(trainer) as interrupted:
         for event in trainer.events():
             display.show(event)
     final = trainer.finished
+    if interrupted and final is not None and final.reason == "stopped":
+        print(f"tinylm: interrupted at iter {final.iter}; the checkpoint is saved — continue with: "
+              f"tinylm train --resume {run_dir}", file=sys.stderr)
+        return 130
     if final is not None and final.reason == "diverged":
         print(f"tinylm: error: {final.message}", file=sys.stderr)
         return 3

@@ -123,7 +123,8 @@ class TrainDisplay:
             print(f"diagnosis: {self._diagnosis.message}")
         val = f", val {e.final_val_loss:.4f}" if e.final_val_loss is not None else ""
         train = f"train {e.final_train_loss:.4f}" if e.final_train_loss is not None else ""
-        line = f"{e.reason} at iter {e.iter}: {train}{val}"
+        when = f" (eval at iter {e.eval_iter})" if e.eval_iter is not None and e.eval_iter != e.iter else ""
+        line = f"{e.reason} at iter {e.iter}: {train}{val}{when}"
         if self.mode == "rich":
             self.console.print(f"[bold green]{line}[/]")
         else:

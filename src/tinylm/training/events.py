@@ -100,3 +100,4 @@ class FinishedEvent(Event):
     message: str = ""          # diverged: the diagnosis, and which checkpoint was kept
     final_train_loss: float | None = None
     final_val_loss: float | None = None
+    eval_iter: int | None = None      # the iter of the eval those two losses come from

@@ -45,6 +45,35 @@ CHECKPOINT_NAME = "checkpoint.safetensors"
 METRICS_NAME = "metrics.jsonl"
 
 
+def remove_stale_temp_files(run_dir: Path) -> None:
+    """Temp files of checkpoint writes cut short by a kill (the atomic write's rename never happened)."""
+    for stale in run_dir.glob(f".{CHECKPOINT_NAME}.*.tmp"):
+        try:
+            stale.unlink()
+        except OSError:
+            pass
+
+
+def truncate_metrics(path: Path, start_iter: int) -> None:
+    """Drop the events logged after the checkpoint a run resumes from (a crash after it would otherwise
+    leave them in twice: once from before the crash, once replayed). Lines cut off by the crash go too."""
+    if not path.is_file():
+        return
+    kept = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                break                       # a half-written last line
+            if isinstance(event, dict) and isinstance(event.get("iter"), int) and event["iter"] > start_iter:
+                break
+            kept.append(line if line.endswith("\n") else line + "\n")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(kept), encoding="utf-8")
+    tmp.replace(path)
+
+
 def resolve_model_config(model_cfg: ModelConfig, corpus: Corpus) -> ModelConfig:
     """vocab_size always comes from the data; block_size 0 means longest document + 1."""
     block = model_cfg.block_size or (corpus.max_doc_len + 1 if corpus.kind == "documents" else 64)
@@ -230,6 +259,9 @@ class Trainer:
         metrics = None
         if writes:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            remove_stale_temp_files(self.run_dir)
+            if self.start_iter:
+                truncate_metrics(self.run_dir / METRICS_NAME, self.start_iter)
             metrics = open(self.run_dir / METRICS_NAME, "a" if self.start_iter else "w", encoding="utf-8")
         try:
             for event in self._events(writes):
@@ -287,19 +319,21 @@ class Trainer:
                 yield from self._finish("diverged", train_loss=stats.loss)
                 return
             at_end = self.iter == end
-            if (cfg.eval_every and self.iter % cfg.eval_every == 0) or (at_end and self.iter == cfg.steps):
+            evaluated = (cfg.eval_every and self.iter % cfg.eval_every == 0) or (at_end and self.iter == cfg.steps)
+            if evaluated:
                 yield from self._eval_events()
                 if self.doctor.stopped:   # the last update broke the weights
                     yield from self._finish("diverged", train_loss=self.last_train_loss, val_loss=self.last_val_loss)
                     return
-                if writes and not cfg.checkpoint_every and not at_end:
-                    yield from self._checkpoint_events()
             if (cfg.sample_every and self.iter % cfg.sample_every == 0) or (at_end and self.iter == cfg.steps):
                 yield from self._sample_events()
             if self.doctor.stopped:   # an evaluation made for the sample found broken weights
                 yield from self._finish("diverged", train_loss=self.last_train_loss, val_loss=self.last_val_loss)
                 return
-            if writes and cfg.checkpoint_every and self.iter % cfg.checkpoint_every == 0 and not at_end:
+            # checkpoint after this iteration's samples, so the saved sample RNG has made their draws: a resume
+            # from it replays the rest of the run byte for byte
+            every = cfg.checkpoint_every
+            if writes and not at_end and ((every and self.iter % every == 0) or (not every and evaluated)):
                 yield from self._checkpoint_events()
 
         yield from self._finish("finished" if self.iter >= cfg.steps else "stopped",
@@ -312,8 +346,9 @@ class Trainer:
             yield from self._checkpoint_events()
         yield self._diagnosis_event(verdict)
         message = verdict.message + self._kept_checkpoint_note() if reason == "diverged" else ""
+        eval_iter = self._last_eval_iter if val_loss is not None else None
         self.finished = FinishedEvent(iter=self.iter, reason=reason, message=message, final_train_loss=train_loss,
-                                      final_val_loss=val_loss)
+                                      final_val_loss=val_loss, eval_iter=eval_iter)
         yield self.finished
 
     def _diagnosis_event(self, verdict: Verdict) -> DiagnosisEvent:
