@@ -10,6 +10,7 @@
     GET  /api/runs/{id}/checkpoint  the current state as a safetensors file
     GET  /api/runs/{id}/events      text/event-stream; replays from ?since= / Last-Event-ID
     GET  /api/pathologies/{name}    a recorded canonical curve
+    /api/course/...                 the course: lessons, quiz answers, the course widgets (course_routes.py)
 
 Every error a client can cause is answered as ``{"error": "one line"}`` with a 4xx status.
 """
@@ -31,6 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from ..errors import TinyLMError
 from ..presets import PRESETS
 from . import pathologies
+from .course_routes import course_router
 from .protocol import (MAX_CHECKPOINT_BYTES, MAX_TEXT_BYTES, ProtocolError, parse_command, parse_query,
                        parse_run_request)
 from .runs import LabBusy, RunNotFound, RunRegistry
@@ -113,8 +115,9 @@ def validate_checkpoint(data: bytes) -> dict:
 
 
 def create_app(token: str | None = None, max_active: int = 2, orphan_timeout: float = 300.0,
-               max_runs: int = 12, host: str = "127.0.0.1") -> FastAPI:
-    """``host``: the address the server binds; it decides which Host names requests may carry."""
+               max_runs: int = 12, host: str = "127.0.0.1", lessons_dir: str | Path | None = None) -> FastAPI:
+    """``host``: the address the server binds; it decides which Host names requests may carry.
+    ``lessons_dir``: serve the course from this folder of lesson files instead of the package's."""
     registry = RunRegistry(max_active=max_active, orphan_timeout=orphan_timeout, max_runs=max_runs)
     uploads: collections.OrderedDict[str, tuple[str, bytes, dict]] = collections.OrderedDict()  # checkpoints
     texts = TextStore()      # uploaded texts by sha256: a run (or a checkpoint of it) refers to them by hash
@@ -318,6 +321,8 @@ def create_app(token: str | None = None, max_active: int = 2, orphan_timeout: fl
         if name not in pathologies.PATHOLOGIES:
             raise RunNotFound(f"no pathology {name!r}")
         return {"name": name, "curve": pathologies.canonical_curve(name)}
+
+    app.include_router(course_router(read_json, lessons_dir))
 
     if token is not None:
         app.add_middleware(TokenMiddleware, token=token)

@@ -24,6 +24,8 @@ MAX_PROMPT_CHARS = 256
 # Run speed 1..100: below 100 the worker takes at most ``2 * speed`` steps per second (speed 10 -> 20 it/s,
 # slow enough to read the first few hundred steps); 100 is unthrottled, the default for API clients.
 MAX_SPEED = 100
+# A learner may override a preset's peak learning rate (e.g. raise it until the run diverges).
+MIN_LR, MAX_LR = 1e-6, 100.0
 
 
 def steps_per_second(speed: int) -> float | None:
@@ -100,6 +102,7 @@ class RunRequest:
     pathology: str = ""           # one of lab.pathologies.PATHOLOGIES (overrides preset/steps)
     label: str = ""               # free text shown by the page ("twin A", ...)
     speed: int = MAX_SPEED        # 1..100, see steps_per_second; changed live by {"cmd": "speed", "n": ...}
+    lr: float | None = None       # peak learning rate instead of the preset's (None: the preset's)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -121,7 +124,11 @@ def parse_run_request(message: Any, presets: tuple[str, ...], pathologies: tuple
         pathology=_str(msg, "pathology", "", allow_empty=True),
         label=_str(msg, "label", "", max_len=40, allow_empty=True),
         speed=_int(msg, "speed", MAX_SPEED, 1, MAX_SPEED),
+        lr=None if msg.get("lr") is None else _float(msg, "lr", None, MIN_LR, MAX_LR),
     )
+    if req.lr is not None and (req.resume or req.pathology):
+        raise ProtocolError("lr cannot be set for a resumed run or a pathology run: it keeps the learning rate "
+                            "it was made with")
     if req.pathology and req.pathology not in pathologies:
         raise ProtocolError(f"unknown pathology {req.pathology!r} (choose from {', '.join(pathologies)})")
     if req.data == "upload" and not req.upload and not req.resume:

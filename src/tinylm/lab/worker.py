@@ -56,6 +56,8 @@ def build_trainer(spec: dict):
         train_cfg.seed = spec["seed"]
         if spec.get("steps"):
             train_cfg.steps = spec["steps"]
+        if spec.get("lr") is not None:
+            train_cfg.optim.lr = spec["lr"]      # the peak: the preset's schedule still warms up and decays it
         train_cfg.sample_every = spec.get("sample_every", 200)
         # a val point every ~5% of the run draws a readable validation curve; with twice the CLI's eval points,
         # half its eval batches keep the evals' share of a shakespeare-tiny run near 8% instead of 15%
