@@ -433,3 +433,25 @@ def test_a_full_lab_makes_room_by_closing_the_longest_unwatched_idle_run():
             wait_until(client, run_id, lambda s: s["state"] == "running")
         refused = client.post("/api/runs", json={"steps": 20})   # both train: neither is idle
         assert refused.status_code == 429 and "reset one first" in refused.json()["error"]
+
+
+def test_a_long_run_keeps_a_bounded_history_with_every_eval_and_a_thinned_loss_curve():
+    from tinylm.lab.protocol import RunRequest
+    from tinylm.lab.runs import HISTORY_LIMIT, Run, RunRegistry
+
+    registry = RunRegistry()
+    run = Run(id="r", request=RunRequest(), spec={})
+    registry._publish(run, {"event": "start"})
+    for it in range(1, 2 * HISTORY_LIMIT + 1):
+        registry._publish(run, {"event": "step", "iter": it, "loss": 1.0})
+        registry._publish(run, {"event": "detail", "iter": it})
+        if it % 250 == 0:
+            registry._publish(run, {"event": "eval", "iter": it})
+    assert len(run.history) <= HISTORY_LIMIT and len(run.frames) == len(run.history)
+    kinds = [m["event"] for m in run.history]
+    assert kinds[0] == "start" and kinds.count("eval") == 2 * HISTORY_LIMIT // 250
+    steps = [m["iter"] for m in run.history if m["event"] == "step"]
+    assert steps == sorted(steps) and steps[-1] == 2 * HISTORY_LIMIT and steps[0] <= 64   # the whole curve, coarser
+    assert run.published == 1 + 4 * HISTORY_LIMIT + 2 * HISTORY_LIMIT // 250
+    seqs = [m["seq"] for m in run.history]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from .pages import WORKBENCH
+
 CHROMIUM = Path("/usr/bin/chromium")
 
 
@@ -74,7 +76,7 @@ def _open_lab(browser, server_url, errors: PageErrors, **context_options):
     page = context.new_page()
     page.on("console", errors.console)
     page.on("pageerror", errors.uncaught)
-    page.goto(server_url + "/")
+    page.goto(server_url + WORKBENCH)
     page.wait_for_function("window.tinylab && window.tinylab.runner")
     return context, page
 

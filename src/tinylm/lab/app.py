@@ -103,6 +103,8 @@ async def read_json(request: Request) -> object:
         return json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise ProtocolError("the request body is not valid JSON") from None
+    except RecursionError:
+        raise ProtocolError("the request body is nested too deeply") from None
 
 
 def validate_checkpoint(data: bytes) -> dict:
@@ -287,11 +289,12 @@ def create_app(token: str | None = None, max_active: int = 2, orphan_timeout: fl
             since = int(last) + 1
         since = max(0, since)
         subscriber: asyncio.Queue = asyncio.Queue()
-        backlog = list(run.history[since:])          # snapshot and subscribe with no await in between
+        backlog = [m for m in run.history if m["seq"] >= since]   # snapshot and subscribe with no await between
         registry.subscribe(run, subscriber)
 
         def frame(message: dict) -> str:
-            return run.frames[message["seq"]]
+            cached = run.frames.get(message["seq"])     # thinned out meanwhile: serialise it again
+            return cached or f"id: {message['seq']}\ndata: {json.dumps(message, separators=(',', ':'))}\n\n"
 
         async def stream():
             try:

@@ -59,8 +59,9 @@ class Run:
     state: str = "queued"          # queued | starting | running | paused | waiting | finished | error | closed
     iter: int = 0
     message: str = ""
-    history: list[dict] = field(default_factory=list)
-    frames: list[str] = field(default_factory=list)   # each event serialised once, for every watcher
+    history: list[dict] = field(default_factory=list)  # bounded: old step/detail events are thinned out
+    frames: dict[int, str] = field(default_factory=dict)  # seq -> the event serialised once, for every watcher
+    published: int = 0             # events ever published (the next seq)
     subscribers: set = field(default_factory=set)
     orphaned_at: float | None = None
     process: Any = None
@@ -79,13 +80,37 @@ class Run:
 
     def summary(self) -> dict:
         return {"id": self.id, "state": self.state, "iter": self.iter, "message": self.message,
-                "request": self.request.to_dict(), "events": len(self.history),
+                "request": self.request.to_dict(), "events": self.published,
                 "watchers": len(self.subscribers), "speed": self.speed, "position": self.position,
                 "reason": self.reason}
 
     @property
     def name(self) -> str:
         return self.request.label or self.request.pathology or self.request.preset
+
+
+# A run keeps at most this many events for late watchers (a reload replays them). Past it, every other
+# step event of the older three quarters is dropped, and the per-step training-cycle details there too:
+# the loss curve stays the same shape at a coarser grain, and every eval, sample, phase, diagnosis and
+# status is kept. Memory per run stays bounded however long it trains.
+HISTORY_LIMIT = 20_000
+THINNED = ("step", "detail")
+
+
+def thin_history(run: "Run") -> None:
+    cut = len(run.history) * 3 // 4
+    kept, alternate = [], False
+    for message in run.history[:cut]:
+        kind = message.get("event")
+        if kind == "detail" or (kind == "step" and alternate):
+            run.frames.pop(message["seq"], None)
+            if kind == "step":
+                alternate = False
+            continue
+        if kind == "step":
+            alternate = True
+        kept.append(message)
+    run.history[:cut] = kept
 
 
 class RunRegistry:
@@ -171,7 +196,7 @@ class RunRegistry:
         receiver, sender = self.ctx.Pipe(duplex=False)
         run.commands = sender
         run.events = self.ctx.Queue()
-        run.process = self.ctx.Process(target=worker_main, args=(run.spec, receiver, run.events),
+        run.process = self.ctx.Process(target=worker_main, args=(run.spec, receiver, run.events, os.getpid()),
                                        name=f"tinylm-lab-{run.id}", daemon=True)
         with _spawn_lock:
             saved = {k: os.environ.get(k) for k in WORKER_ENV}
@@ -252,11 +277,14 @@ class RunRegistry:
             self._start_queued()
 
     def _publish(self, run: Run, message: dict) -> None:
-        message["seq"] = len(run.history)
+        message["seq"] = run.published
+        run.published += 1
         run.history.append(message)
-        run.frames.append(f"id: {message['seq']}\ndata: {json.dumps(message, separators=(',', ':'))}\n\n")
+        run.frames[message["seq"]] = f"id: {message['seq']}\ndata: {json.dumps(message, separators=(',', ':'))}\n\n"
         for subscriber in list(run.subscribers):
             subscriber.put_nowait(message)
+        if len(run.history) > HISTORY_LIMIT:
+            thin_history(run)
 
     def _send(self, run: Run, message: dict) -> None:
         try:

@@ -9,6 +9,8 @@ so a paused run resumes at exactly the iteration it stopped at. Below speed 100 
 from __future__ import annotations
 
 import math
+import os
+import threading
 import time
 import traceback
 from typing import Any
@@ -262,8 +264,23 @@ class RunClock:
         return self.total + (time.monotonic() - self.since if self.since is not None else 0.0)
 
 
-def worker_main(spec: dict, commands, events) -> None:
-    """Process entry point (must be importable for the spawn context)."""
+def exit_when_orphaned(parent: int, every: float = 1.0) -> threading.Thread:
+    """A worker whose server died (even by SIGKILL, which runs no clean-up) is re-parented; it then exits at
+    once instead of training on, holding memory and a core, with nobody to talk to."""
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            if os.getppid() != parent:
+                os._exit(0)
+    thread = threading.Thread(target=watch, name="tinylm-parent-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+def worker_main(spec: dict, commands, events, parent: int | None = None) -> None:
+    """Process entry point (must be importable for the spawn context). ``parent``: the server's pid."""
+    if parent is not None:
+        exit_when_orphaned(parent)
     try:
         Session(spec, commands, events).main()
     except (EOFError, BrokenPipeError, KeyboardInterrupt):

@@ -23,6 +23,7 @@ export class Cycle {
     $('cycle-table').tBodies[0].replaceChildren(); $('cycle-table').classList.remove('lit-loss');
     $('cycle-grads').replaceChildren(); $('cycle-update').replaceChildren();
     for (const span of document.querySelectorAll('.phases span')) span.classList.remove('on');
+    this.lab.emit('cycle-phase', null);
     $('cycle-play').disabled = true; $('cycle-next').disabled = true;
   }
 
@@ -74,6 +75,7 @@ export class Cycle {
     for (const phase of PHASES) {
       for (const span of document.querySelectorAll('.phases span')) span.classList.toggle('on', span.dataset.phase === phase);
       this.render(d, phase);
+      this.lab.emit('cycle-phase', phase, d);
       await sleep(ms);
     }
   }

@@ -25,6 +25,7 @@ export class Inspector {
     const r = await ask(id, {q: 'inspect', document: $('in-doc').value, param: $('in-param').value, apply});
     if (id !== this.lab.runner.id) return;       // the run was reset meanwhile
     this.last = r;
+    this.lab.emit('inspected', {document: $('in-doc').value, ...r});
     const select = $('in-param'), chosen = select.value;
     if (select.options.length !== r.params.length) {
       select.replaceChildren(...r.params.map((p) => new Option(p, p)));

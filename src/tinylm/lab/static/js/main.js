@@ -2,6 +2,7 @@
 import {command, getJSON, guarded, showError, uploadOnChange} from './api.js';
 import {Breaks} from './breaks.js';
 import {Checkpoints} from './checkpoints.js';
+import {Course, routeOf, showView} from './course.js';
 import {Cycle} from './cycle.js';
 import {Inspector} from './inspector.js';
 import {HIDDEN_PAUSE, Runner} from './runner.js';
@@ -13,12 +14,14 @@ const $ = (id) => document.getElementById(id);
 class Lab {
   constructor() { this.listeners = {}; this.textUpload = ''; this.autoPaused = false; }
   on(kind, fn) { (this.listeners[kind] ||= []).push(fn); }
+  off(kind, fn) { this.listeners[kind] = (this.listeners[kind] || []).filter((f) => f !== fn); }
   emit(kind, ...args) { for (const fn of this.listeners[kind] || []) fn(...args); }
 }
 
 async function main() {
   const lab = new Lab();
   window.tinylab = lab;
+  showView(routeOf(location.hash).view);      // at once: the page opens on the right view
   let info;
   try { info = await getJSON('api/info'); }
   catch (err) { $('conn').textContent = 'not connected'; showError(err.message); return; }
@@ -41,6 +44,7 @@ async function main() {
   lab.inspector = new Inspector(lab);
   lab.checkpoints = new Checkpoints(lab);
   lab.twins = new Twins(lab);
+  lab.course = new Course(lab);
   // a reloaded tab shows its run again: the stream replays its history, and a run that was training when
   // the old page went away trains on (the server resumes a run its last watcher left; see runner.reattach)
   await guarded(() => lab.runner.reattach(), {panel: 'runner'})();

@@ -49,9 +49,12 @@ export class Runner {
   speed() { return Number($('speed').value); }
 
   request() {
-    return {data: $('data').value, upload: this.lab.textUpload || '', preset: $('preset').value,
-            engine: $('engine').value, seed: $('seed').value, steps: Number($('steps').value),
-            sample_every: Number($('sample-every').value), speed: this.speed()};
+    const request = {data: $('data').value, upload: this.lab.textUpload || '', preset: $('preset').value,
+                     engine: $('engine').value, seed: $('seed').value, steps: Number($('steps').value),
+                     sample_every: Number($('sample-every').value), speed: this.speed()};
+    const lr = $('lr').value.trim();         // blank: the preset's own learning rate
+    if (lr) request.lr = Number(lr);
+    return request;
   }
 
   async start(request = null) {
@@ -80,6 +83,7 @@ export class Runner {
       for (const [field, value] of [['data', r.data], ['preset', r.preset], ['engine', r.engine], ['seed', r.seed],
         ['sample-every', r.sample_every]]) $(field).value = value;
       if (r.steps) $('steps').value = r.steps;
+      $('lr').value = r.lr ?? '';
       if (r.data === 'upload') this.lab.textUpload = r.upload;
     }
     $('speed').value = run.speed; $('speed-v').textContent = speedText(run.speed);

@@ -79,5 +79,6 @@ export class Sandbox {
     const r = await ask(id, {q: 'generate', temperature: this.temperature(), count: 15,
                              prompt: $('sb-prompt').value, seed: String(Date.now())});
     $('sb-list').replaceChildren(...r.samples.map((s) => { const li = document.createElement('li'); li.textContent = r.prompt + s; return li; }));
+    this.lab.emit('sandbox-names', {names: r.samples.map((s) => r.prompt + s), temperature: this.temperature()});
   }
 }

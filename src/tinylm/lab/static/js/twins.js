@@ -71,5 +71,6 @@ export class Twins {
     }
     box.textContent = text;
     box.dataset.parted = this.parted ?? '';
+    this.lab.emit('twins', {seedA: A.seed, seedB: B.seed, hashA: A.hash, hashB: B.hash, parted: this.parted});
   }
 }
