@@ -76,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    for arg in argv:        # a byte the shell could not decode arrives as a lone surrogate: refuse it here
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+            print(f"tinylm: error: the argument '{shown}' is not valid UTF-8 text", file=sys.stderr)
+            return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     # warnings meant for the user (e.g. "this scalar step will take 45 s") read as one plain line
