@@ -80,3 +80,34 @@ def test_workers_exit_when_the_server_is_killed():
     finally:
         if server.poll() is None:
             server.kill()
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_server_even_mid_upload():
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "tinylm", "lab", "--no-browser", "--port", str(port)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if httpx.get(base + "/api/info", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        upload = socket.create_connection(("127.0.0.1", port))   # a client that sends half its upload, then stalls
+        upload.sendall(f"POST /api/uploads/text HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: "
+                       "application/octet-stream\r\nContent-Length: 4000000\r\n\r\n".encode() + b"abc\n" * 1000)
+        time.sleep(1.0)
+        sent = time.time()
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=20)
+        waited = time.time() - sent
+        output = server.stdout.read().decode()
+        assert waited < 10
+        assert "Traceback" not in output and "ERROR" not in output, output
+        upload.close()
+    finally:
+        if server.poll() is None:
+            server.kill()

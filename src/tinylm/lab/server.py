@@ -1,12 +1,16 @@
 """``serve``: run the lab on uvicorn, print its URL and open a browser when there is one."""
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import sys
 import threading
 import webbrowser
 
 from .security import is_loopback, resolve_token
+
+SHUTDOWN_GRACE_S = 3
 
 
 def lab_url(host: str, port: int, token: str | None) -> str:
@@ -37,7 +41,31 @@ def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True, 
         print("  (listening beyond this machine: the token in the URL is required)", flush=True)
     if open_browser and can_open_browser():
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # Ctrl-C must stop the lab even while a page holds an event stream open or an upload is half sent:
+    # open requests get a few seconds to finish, then the server stops anyway
+    logging.getLogger("uvicorn.error").addFilter(quiet_shutdown)
+    uvicorn.run(cancellable(app), host=host, port=port, log_level="warning", timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
+
+
+_cancelled_by_shutdown = threading.Event()
+
+
+def cancellable(app):
+    """The app, with a request cancelled by the shutdown ending quietly (it is not an error of the app)."""
+    async def run(scope, receive, send):
+        try:
+            await app(scope, receive, send)
+        except asyncio.CancelledError:
+            _cancelled_by_shutdown.set()
+    return run
+
+
+def quiet_shutdown(record: logging.LogRecord) -> bool:
+    """uvicorn reports the requests the shutdown cancelled as errors: they are expected, say nothing."""
+    message = record.getMessage()
+    if "graceful shutdown" in message:
+        return False
+    return not (_cancelled_by_shutdown.is_set() and "without starting response" in message)
 
 
 class BackgroundServer:
