@@ -99,3 +99,53 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
     last = steps_logged(out)[-1][0]
     from tinylm.checkpoints import load_checkpoint
     assert load_checkpoint(out / CHECKPOINT_NAME).step == last
+
+
+def test_a_full_disk_is_a_clean_error_that_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
+    import errno
+
+    from tinylm.checkpoints import atomic
+    from tinylm.checkpoints import load_checkpoint
+    from tinylm.cli.main import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--preset", "bigram", "--steps", "20", "--until", "10", "--eval-every", "10",
+                 "--out", str(out), "--quiet"]) == 0
+    good = (out / CHECKPOINT_NAME).read_bytes()
+    real_fdopen = atomic.os.fdopen
+
+    class FullDisk:
+        def __init__(self, handle):
+            self.handle = handle
+        def __enter__(self):
+            return self
+        def __exit__(self, *exc):
+            self.handle.close()
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "fdopen", lambda fd, mode: FullDisk(real_fdopen(fd, mode)))
+    capsys.readouterr()
+    code = main(["train", "--resume", str(out), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1 and "No space left on device" in err[0], err
+    assert (out / CHECKPOINT_NAME).read_bytes() == good                    # the last good one is untouched
+    assert load_checkpoint(out / CHECKPOINT_NAME).step == 10
+    assert not list(out.glob("*.tmp"))
+
+
+def test_eval_never_reports_a_non_finite_loss(tmp_path):
+    import numpy as np
+
+    import tinylm
+    from tinylm.checkpoints import load_checkpoint, save_checkpoint
+    from tinylm.errors import TinyLMError
+
+    out = tmp_path / "run"
+    tinylm.train("bigram", steps=3, seed="nan", run_dir=out)
+    ckpt = load_checkpoint(out / CHECKPOINT_NAME)
+    rng = np.random.default_rng(0)                        # finite, but absurd: losses of ~1e38 nats
+    params = {k: (rng.choice([-1.0, 1.0], v.shape) * 3e38).astype(v.dtype) for k, v in ckpt.params.items()}
+    save_checkpoint(out / CHECKPOINT_NAME, params, ckpt.optimizer_steps, ckpt.optimizer_state, ckpt.meta)
+    with pytest.raises(TinyLMError, match="loss is .*: its weights are broken"):
+        tinylm.evaluate(out, ("val",))

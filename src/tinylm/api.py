@@ -118,6 +118,9 @@ def train(preset: str = "microgpt", *, engine: str = "numpy", run_dir: str | Pat
             on_event(event)
     return run
 
+BROKEN_LOSS_FACTOR = 100
+
+
 def evaluate(run: str | Path, splits: tuple[str, ...] = ("val",), engine: str = "numpy") -> dict[str, dict]:
     """Loss over every token of each split for a run directory or checkpoint, with the data rebuilt from the
     checkpoint's config (same source, same seed, so the same split): {split: {"loss", "ppl", "tokens"}}."""
@@ -127,6 +130,10 @@ def evaluate(run: str | Path, splits: tuple[str, ...] = ("val",), engine: str = 
     out = {}
     for split in splits:
         loss, tokens = split_loss(trainer.engine, trainer.corpus, split, trainer.model_cfg.block_size)
+        # nan, inf or a loss a hundred times that of uniform guessing is a broken model, not a result
+        if not (math.isfinite(loss) and loss <= BROKEN_LOSS_FACTOR * math.log(trainer.model_cfg.vocab_size)):
+            raise CheckpointError(f"the model's {split} loss is {loss:.4g}: its weights are broken "
+                                  "(saved from a run that was blowing up?)")
         out[split] = {"loss": loss, "ppl": perplexity(loss), "tokens": tokens}
     return out
 
