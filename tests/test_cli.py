@@ -69,6 +69,8 @@ def test_bad_input_gives_one_line_error_and_nonzero_exit(tmp_path, args, needle)
     (["train", "--data", "x\udcff.txt"], "the argument 'x\\udcff.txt' is not valid UTF-8 text"),
     (["train", "--steps", "2", "--out", "{tmp}/afile/sub"], "Not a directory ({tmp}/afile/sub)"),
     (["train", "--steps", "2", "--out", "/proc/tinylm-x"], "/proc/tinylm-x"),
+    (["train", "--batch-size", "4096", "--set", "model.block_size=4096", "--set", "model.n_layer=8"],
+     "GB (weights, optimizer state and the activations of a batch of 4096 × 4096 tokens); this machine has"),
     (["bench", "--steps", "0"], "argument --steps: must be between 1 and 100,000, got 0"),
     (["lab", "--port", "70000"], "argument --port: must be between 1 and 65,535, got 70,000"),
     (["sample", "x", "-n", "10000000"], "argument -n/--num: must be between 1 and 10,000"),

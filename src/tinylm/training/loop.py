@@ -36,6 +36,7 @@ from ..models.params import init_params, param_count
 from ..seeding import rng_for, rng_from_state, rng_state
 from .config import TrainConfig
 from .doctor import Doctor, Verdict
+from .memory import check_fits
 from .events import (CheckpointEvent, DiagnosisEvent, EvalEvent, Event, FinishedEvent, PhaseEvent, SampleEvent,
                      StartEvent, StepEvent)
 from .phases import DOCUMENT_DECISION_SAMPLES, STREAM_DECISION_CHARS, SampleStats, measure, phase_for
@@ -122,6 +123,7 @@ class Trainer:
         self.tokenizer = self.corpus.tokenizer
         self.model_cfg = resolve_model_config(model_cfg, self.corpus) if ckpt is None else model_cfg
         self.model_cfg.validate()
+        check_fits(self.model_cfg, train_cfg.batch_size, 8 if train_cfg.dtype == "float64" else 4)
 
         params = self.compat.init_params(self.model_cfg)
         if params is None:
