@@ -455,3 +455,13 @@ def test_a_long_run_keeps_a_bounded_history_with_every_eval_and_a_thinned_loss_c
     assert run.published == 1 + 4 * HISTORY_LIMIT + 2 * HISTORY_LIMIT // 250
     seqs = [m["seq"] for m in run.history]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+
+
+def test_the_detail_query_answers_with_plain_json(lab):
+    run_id = lab.post("/api/runs", json={"preset": "microgpt", "steps": 5, "paused": True}).json()["id"]
+    deadline = time.time() + 60
+    while lab.get(f"/api/runs/{run_id}").json()["state"] != "paused" and time.time() < deadline:
+        time.sleep(0.1)
+    reply = lab.post(f"/api/runs/{run_id}/query", json={"q": "detail"})
+    assert reply.status_code == 200, reply.text
+    assert isinstance(reply.json(), dict)

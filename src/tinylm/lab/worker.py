@@ -88,6 +88,8 @@ def _clean(value: Any) -> Any:
         return [_clean(v) for v in value]
     if isinstance(value, np.generic):
         return _clean(value.item())
+    if isinstance(value, np.ndarray):
+        return _clean(value.tolist())
     return value
 
 
