@@ -4,6 +4,7 @@ route. Counts are printed (`pytest -s`)."""
 from __future__ import annotations
 
 import random
+import time
 from collections import Counter
 
 from fastapi.testclient import TestClient
@@ -32,6 +33,9 @@ def test_no_request_gets_a_server_error_and_no_foreign_one_changes_state(capsys)
     failures = []
     with TestClient(create_app(), base_url="http://127.0.0.1:8765") as client:
         run = client.post("/api/runs", json={"preset": "bigram", "steps": 3, "paused": True}).json()["id"]
+        deadline = time.time() + 60            # a ready run: its queries are answered by the worker
+        while client.get(f"/api/runs/{run}").json()["state"] != "paused" and time.time() < deadline:
+            time.sleep(0.1)
         for path in POSTS:
             for body in BODIES:
                 for ctype in rng.sample(TYPES, 3):
