@@ -82,6 +82,7 @@ def cases(run_dir, tmp) -> list[list[str]]:
 @pytest.mark.slow
 def test_every_flag_and_config_key_with_bad_values(run_dir, tmp_path, capsys, monkeypatch):
     import tinylm.lab
+    monkeypatch.chdir(tmp_path)            # bad values for --out or -o are paths: keep what they create here
     monkeypatch.setattr(tinylm.lab, "serve", lambda **kw: None)     # an accepted lab flag must not serve forever
     monkeypatch.setenv("TINYLM_SHAKESPEARE", "/nonexistent/so/no/download")
     all_cases = cases(run_dir, tmp_path)
