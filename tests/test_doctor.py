@@ -64,7 +64,7 @@ def test_sustained_blowup_stops_the_run_as_diverged():
 def test_runaway_loss_stops_within_a_few_steps():
     doctor, said = feed([3.3, 3.2, 5e5, 2e6, 4e6, 3e6, 5e6, 2e6])
     assert doctor.stopped and said[-1].kind == "diverged" and said[-1].iter <= 6
-    assert "lower --lr" in said[-1].message.lower()
+    assert "lower the learning rate (--lr)" in said[-1].message.lower()
 
 
 def test_nan_or_inf_stops_at_once_and_names_the_cause():

@@ -205,7 +205,8 @@ class Doctor:
         if m > RUNAWAY * r:
             self.stop_reason = (f"diverged at iter {it}: the loss shot up to {_fmt(m)} (it started at {r:.2f}) — "
                                 f"the learning rate ({lr:.3g}) is far too high: every update overshoots and makes "
-                                "the model more confidently wrong. Lower --lr (e.g. by 10x) or warm up to it")
+                                "the model more confidently wrong. Lower the learning rate (--lr), e.g. by 10x, "
+                                "or warm up to it (--warmup)")
             return
         if m > r + FAR:
             if self.far_since is None:
@@ -215,8 +216,8 @@ class Doctor:
             if it - self.far_since + 1 >= SUSTAIN:
                 self.stop_reason = (f"diverged at iter {it}: the loss has stayed above {r + FAR:.1f} (2 nats worse "
                                     f"than at the start, {r:.2f}) for {SUSTAIN} iters and is {_fmt(m)} now — the "
-                                    f"learning rate ({lr:.3g}) is too high for this model: lower --lr (e.g. by 10x), "
-                                    "warm up to it, or set grad_clip")
+                                    f"learning rate ({lr:.3g}) is too high for this model: lower it (--lr), e.g. by "
+                                    "10x, warm up to it (--warmup), or clip the gradient norm (--grad-clip)")
         else:
             self.far_since = None
 
@@ -283,10 +284,12 @@ class Doctor:
     def _lr_cause(self) -> str:
         norms = [g for _, g in self.history if math.isfinite(g)]
         if self.lr >= 0.1:
-            return "the learning rate is far too high; lower --lr (e.g. by 10x) or add warmup"
+            return "the learning rate is far too high; lower it (--lr), e.g. by 10x, or warm up to it (--warmup)"
         if len(norms) >= 2 and norms[-1] > 10 * min(norms):
-            return "gradients exploded in the last iterations; lower --lr, add warmup or set grad_clip"
-        return "numerical overflow; try a lower --lr, grad_clip, or --dtype float64"
+            return ("gradients exploded in the last iterations; lower the learning rate (--lr), warm up to it "
+                    "(--warmup) or clip the gradient norm (--grad-clip)")
+        return ("numerical overflow; try a lower learning rate (--lr), clipping the gradient norm (--grad-clip) or "
+                "double precision (--dtype float64)")
 
     def _nonfinite_message(self, it: int, loss: float, grad_norm: float, lr: float) -> str:
         what, bad = ("loss", loss) if not math.isfinite(loss) else ("gradient norm", grad_norm)
@@ -299,7 +302,7 @@ class Doctor:
         if kind == "bad-init":
             return (f"bad init: the first loss {self.initial:.2f} is far above ln V = {u:.2f} — the initial weights "
                     "are too large, so the model starts out confidently wrong and spends its first iterations "
-                    "unlearning that; initialise with a smaller std (e.g. model.init_std=0.02)")
+                    "unlearning that; initialise with smaller random weights (--set model.init_std=0.02)")
         if kind == "dead":
             if self._dead() == "zero-gradient":
                 return (f"dead: the gradient has been exactly 0 for {DEAD_GRAD_STEPS}+ iters and the loss stays at "
@@ -309,8 +312,8 @@ class Doctor:
             grad = median(self.grads) if self.grads else 0.0
             return (f"dead: after {self.iter - self.start_iter} iters the loss is still {now:.2f}, no better than "
                     f"uniform guessing (ln V = {u:.2f}), although gradients flow (norm {grad:.2g}) — the learning "
-                    f"rate ({self.lr:.3g}) may be far too small, or the model cannot use its input; raise --lr or "
-                    "check the data and the init")
+                    f"rate ({self.lr:.3g}) may be far too small, or the model cannot use its input; raise the learning "
+                    "rate (--lr) or check the data and the init")
         if kind == "unstable":
             b = self.blowup
             if b["base_iter"] <= self.start_iter:
@@ -329,8 +332,8 @@ class Doctor:
             if self.grad_typical and self.grad_peak > 5 * self.grad_typical:
                 grads = f" (the gradient norm jumped from ~{self.grad_typical:.2g} to {self.grad_peak:.3g})"
             return (f"unstable: {before} to {_fmt(b['peak'])} at iter {b['peak_iter']}{grads}{tail} — the learning "
-                    "rate is too high for this model: an update overshot and undid what it had learned. Lower --lr, "
-                    "or warm up to it")
+                    "rate is too high for this model: an update overshot and undid what it had learned. Lower the "
+                    "learning rate (--lr), or warm up to it (--warmup)")
         if kind == "overfit":
             best_it, _, best_val = min(self.evals[:-2], key=lambda e: e[2])
             _, train, val = self.evals[-1]
@@ -345,7 +348,7 @@ class Doctor:
             return (f"plateau: the smoothed loss has hardly improved since iter {self.progress_iter} "
                     f"({self.best:.2f} now), still above the character-frequency level (unigram entropy "
                     f"{self.unigram:.2f}) — the model has learned little more than how common each character is; "
-                    "try a higher learning rate, more steps or a bigger model")
+                    "try a higher learning rate (--lr), more steps (--steps) or a bigger model")
         return self._healthy_message()
 
     def _healthy_message(self) -> str:

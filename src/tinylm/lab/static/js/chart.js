@@ -2,12 +2,15 @@
 //
 // Axes use "nice" ticks (steps of 1, 2 or 5 x 10^k, labels rounded to the step's precision). The y range
 // comes from the data: a few values far above the rest (a loss that overflows on its way to NaN) are
-// clipped so they cannot flatten the curve, and each clipped stretch is marked at the top edge.
+// clipped so they cannot flatten the curve, and each clipped stretch is marked at the top edge. An owner
+// that knows what a sensible range is (the runner: a multiple of where the run started) can also set a cap,
+// clipped and marked the same way, for a run that blows up for good rather than for a few values.
 
 const TICK_TARGET_X = 6, TICK_TARGET_Y = 5;
 const OUTLIER_GAP = 10;           // a top value 10x the next one is an outlier
 const DEFAULT_X = 100, DEFAULT_Y = [0, 4];
 const MIN_SPAN = 0.5;               // nats: the narrowest y range drawn
+const REF_GAP = 12;                 // px between reference labels (11px text): closer ones would overlap
 
 /** A step of 1, 2 or 5 x 10^k giving about `target` intervals over `span`. */
 export function niceStep(span, target) {
@@ -40,6 +43,24 @@ function formatTick(v, step, decimals) {
 
 const shortNumber = (v) => (Math.abs(v) >= 1e5 ? v.toExponential(1).replace('e+', 'e') : v.toPrecision(4).replace(/\.?0+$/, ''));
 
+/**
+ * Where to write each reference label (the y of its line, in px) so no two are closer than REF_GAP: lines
+ * close together (ln V, unigram and bigram a nat apart on a range thousands of nats tall) get labels pushed apart
+ * around them, kept within [top, bottom]; a label that still has no room is dropped (null), never overlapped.
+ */
+export function refLabelPositions(ys, top, bottom) {
+  const order = ys.map((y, i) => [y, i]).sort((a, b) => a[0] - b[0]);
+  const out = ys.map(() => null);
+  const fit = Math.max(1, Math.floor((bottom - top) / REF_GAP) + 1);
+  const kept = order.slice(0, fit);           // more labels than rows: the lowest lines lose theirs
+  // top-down: each label at its line or just below the previous one; then bottom-up back inside the range
+  const pos = [];
+  kept.forEach(([y], k) => pos.push(Math.max(y, top, k ? pos[k - 1] + REF_GAP : -Infinity)));
+  for (let k = pos.length - 1; k >= 0; k--) pos[k] = Math.min(pos[k], k === pos.length - 1 ? bottom : pos[k + 1] - REF_GAP);
+  kept.forEach(([, i], k) => { out[i] = pos[k]; });
+  return out;
+}
+
 export class LossChart {
   constructor(canvas, {xLabel = 'iter', yLabel = 'loss (nats)'} = {}) {
     this.canvas = canvas;
@@ -49,9 +70,11 @@ export class LossChart {
     if (typeof ResizeObserver !== 'undefined') new ResizeObserver(() => this.request()).observe(canvas);
     this.clear();
   }
-  clear() { this.series = new Map(); this.refs = []; this.xmax = 0; this.markers = []; this.request(); }
+  clear() { this.series = new Map(); this.refs = []; this.xmax = 0; this.markers = []; this.yCap = null; this.request(); }
   setXMax(x) { this.xmax = Math.max(1, x); this.request(); }
   setRefs(refs) { this.refs = refs; this.request(); }
+  /** Clip the y range at `y` (never below the reference lines); null: no cap, the data decide. */
+  setYCap(y) { this.yCap = Number.isFinite(y) ? y : null; this.request(); }
   setSeries(name, points, style = {}) { this.series.set(name, {points, ...style}); this.request(); }
   addPoint(name, x, y, style = {}) {
     if (!this.series.has(name)) this.series.set(name, {points: [], ...style});
@@ -93,8 +116,12 @@ export class LossChart {
     const maxDrop = Math.min(top.length - 1, Math.max(6, Math.ceil(0.05 * n)));
     let cut = 0;
     for (let i = 0; i < maxDrop; i++) if (top[i] > OUTLIER_GAP * Math.max(top[i + 1], 1e-9)) cut = i + 1;
-    const clipped = cut > 0;
+    let clipped = cut > 0;
     if (clipped) hi = top[cut];
+    if (this.yCap !== null) {
+      const cap = Math.max(this.yCap, ...this.refs.map((r) => r.y));
+      if (hi > cap) { hi = cap; clipped = true; }
+    }
     if (hi - lo < MIN_SPAN) {            // a flat curve: a readable range around it, not 1e-7 wide
       const mid = (hi + lo) / 2;
       lo = Math.max(lo >= 0 ? 0 : -Infinity, mid - MIN_SPAN / 2); hi = lo + MIN_SPAN;
@@ -150,12 +177,14 @@ export class LossChart {
     ctx.textAlign = 'right';
     ctx.fillText(this.xLabel, W - R, H - 3);
     ctx.textAlign = 'left';
-    for (const r of this.refs) {
+    const labelY = refLabelPositions(this.refs.map((r) => Y(r.y)), T, H - B);
+    this.refs.forEach((r, i) => {
       ctx.strokeStyle = r.color || '#9ca3af'; ctx.setLineDash(r.dash || [6, 4]);
       ctx.beginPath(); ctx.moveTo(L, Y(r.y)); ctx.lineTo(W - R, Y(r.y)); ctx.stroke();
+      if (labelY[i] === null) return;            // no room left beside the plot: the line alone
       ctx.fillStyle = r.color || '#6b7280';
-      ctx.fillText(r.label, W - R + 6, Y(r.y) + 4);
-    }
+      ctx.fillText(r.label, W - R + 6, labelY[i] + 4);
+    });
     ctx.setLineDash([]);
     const clips = [];
     for (const s of this.series.values()) {

@@ -8,10 +8,14 @@ export class Checkpoints {
     this.lab = lab;
     // the link works once the run's model exists (a queued or starting run has nothing to save yet)
     const follow = () => {
-      const link = $('ck-download'), runner = lab.runner, ready = !!runner && modelReady(runner);
-      link.classList.toggle('disabled', !ready);
-      link.setAttribute('aria-disabled', String(!ready));
-      link.href = ready ? url(`api/runs/${runner.id}/checkpoint`) : '#';
+      const runner = lab.runner, ready = !!runner && modelReady(runner);
+      // the full checkpoint (resumable) and the weights alone (no optimizer state: smaller, not resumable)
+      for (const [id, query] of [['ck-download', ''], ['ck-download-weights', '?weights_only=1']]) {
+        const link = $(id);
+        link.classList.toggle('disabled', !ready);
+        link.setAttribute('aria-disabled', String(!ready));
+        link.href = ready ? url(`api/runs/${runner.id}/checkpoint${query}`) : '#';
+      }
     };
     lab.on('run', follow);
     lab.on('event', (m, runner) => { if (runner === lab.runner && (m.event === 'status' || m.event === 'start')) follow(); });

@@ -10,6 +10,13 @@ export const DEFAULT_SPEED = 10;          // 20 steps/s: the first few hundred s
 const REMEMBER = 'tinylm.runner.run';     // sessionStorage: the run this tab's runner shows
 export const HIDDEN_PAUSE = 'tinylm.runner.hidden-pause';   // ... and the run paused only because the tab hid
 const RATE_WINDOW = 50;                   // iters/s: over the last 50 steps of running time
+// the chart's y range stops at this many times where the run started (max of ln V and the first loss): a healthy
+// run never goes above its start, and a blow-up to 1e6 would flatten everything else; what goes higher is
+// clipped and marked ↑ at the top edge with the value it reached
+const Y_CAP = 2;
+// why a name sample can be empty: the model's first pick was the end-of-name marker (said wherever one is shown)
+export const EMPTY_NAME = 'an empty name: the model ended the name at once (its first pick was the end-of-name marker)';
+const lossText = (v) => (Math.abs(v) >= 1e4 ? v.toExponential(2).replace('e+', 'e') : v.toFixed(3));
 
 /** Steps per second a speed stands for (the worker's pace: protocol.steps_per_second); null = unthrottled. */
 export const stepsPerSecond = (speed) => (speed >= 100 ? null : 2 * speed);
@@ -43,7 +50,7 @@ export class Runner {
     this.state = 'idle'; this.iter = 0; this.steps = 0; this.losses = []; this.iters = []; this.evals = [];
     this.samples = []; this.start_event = null; this.hash = null; this.diagnosis = null; this.peakLr = 0;
     this.smoothed = null; this.initial = null; this.message = ''; this.reason = ''; this.phase = null;
-    this.recent = []; this.clock = [];
+    this.recent = []; this.clock = []; this.diverged = false;
   }
 
   speed() { return Number($('speed').value); }
@@ -170,7 +177,7 @@ export class Runner {
       case 'phase': this.showPhase(m.iter, m.phase); break;
       case 'finished':
         this.message = m.message || '';
-        if (m.reason === 'diverged') { $('notice').textContent = m.message; $('notice').className = 'error'; }
+        if (m.reason === 'diverged') { this.diverged = true; this.showDivergedNote(); this.readImproved(); }
         break;
       case 'hash': this.hash = m.hash; break;
       case 'diagnosis': this.onDiagnosis(m); break;
@@ -201,7 +208,7 @@ export class Runner {
   onStep(m) {
     const loss = num(m.loss);
     this.iter = m.iter; this.losses.push(loss); this.iters.push(m.iter);
-    if (this.initial === null && Number.isFinite(loss)) this.initial = loss;
+    if (this.initial === null && Number.isFinite(loss)) this.setInitial(loss);
     // a trailing mean: one name (or one batch) per step is noisy, the last SMOOTH steps are not
     this.recent.push([m.iter, loss]);
     if (this.recent.length > SMOOTH) this.recent.shift();
@@ -214,10 +221,44 @@ export class Runner {
     const lr = num(m.lr), decayed = this.peakLr ? 100 * (1 - lr / this.peakLr) : 0;
     $('r-lr').textContent = `${sci(lr)} (${decayed.toFixed(0)}% decayed)`;
     this.readIter();
-    if (this.initial !== null && Number.isFinite(this.smoothed)) {
-      const pct = 100 * (this.initial - this.smoothed) / this.initial;
-      $('improved').textContent = `loss improved ${pct.toFixed(1)}% from the initial value (${this.initial.toFixed(3)} → ${this.smoothed.toFixed(3)}, mean of the last ${this.recent.length} steps)`;
+    this.readImproved();
+  }
+
+  setInitial(loss) {
+    this.initial = loss;
+    if (this.start_event) this.chart.setYCap(Y_CAP * Math.max(this.start_event.entropies.uniform, loss));
+  }
+
+  // the line under the chart: how far the smoothed loss came from the start. A percentage only means something
+  // for a loss that fell; a loss that rose, blew up or stopped being a number is said so in words
+  readImproved() {
+    const l0 = this.initial, now = this.smoothed;
+    if (l0 === null || now === null) return;
+    const span = `mean of the last ${this.recent.length} steps`;
+    let text;
+    if (!Number.isFinite(now)) {
+      text = `the loss blew up: it became ${Number.isNaN(now) ? 'NaN (not a number)' : 'infinite'} (it started at ${l0.toFixed(3)})`;
+    } else if (this.diverged) {
+      text = `the loss blew up: ${l0.toFixed(3)} → ${lossText(now)} (${span}), and the run stopped`;
+    } else if (now > l0) {
+      text = `no improvement: the loss is above its initial value (${l0.toFixed(3)} → ${lossText(now)}, ${span})`;
+    } else {
+      const pct = 100 * (l0 - now) / l0;
+      text = `loss improved ${pct.toFixed(1)}% from the initial value (${l0.toFixed(3)} → ${now.toFixed(3)}, ${span})`;
     }
+    $('improved').textContent = text;
+  }
+
+  // a diverged run's finished message repeats the doctor's verdict, already shown in #diagnosis; say only
+  // what the finish adds to it (whether a checkpoint was kept), so the verdict appears once
+  showDivergedNote() {
+    const verdict = this.diagnosis && this.diagnosis.kind === 'diverged' ? this.diagnosis.message : '';
+    if (!verdict) {                         // no verdict on show (it never came): the message is the news
+      $('diagnosis').textContent = this.message; $('diagnosis').dataset.kind = 'diverged';
+      return;
+    }
+    const extra = this.message.startsWith(verdict) ? this.message.slice(verdict.length).replace(/^[.\s]+/, '') : '';
+    if (extra) { $('notice').textContent = extra; $('notice').className = 'muted'; }
   }
 
   // iters/s as the learner sees them (paced, with evals and samples), from the worker's run clock;
@@ -236,10 +277,11 @@ export class Runner {
   onEval(m) {
     const tl = num(m.train_loss), vl = num(m.val_loss);
     this.evals.push([m.iter, tl, vl]);
-    if (m.iter === 0 && Number.isFinite(tl)) this.initial = tl;
+    if (m.iter === 0 && Number.isFinite(tl)) this.setInitial(tl);
     this.chart.addPoint('val', m.iter, vl);
     $('r-train').textContent = fmt(tl); $('r-val').textContent = fmt(vl);
-    $('r-ppl').textContent = fmt(Math.exp(vl), 2);
+    const ppl = Math.exp(vl);               // a blown-up run's is astronomical: 2.7e63, not 22 digits
+    $('r-ppl').textContent = ppl < 1e4 ? fmt(ppl, 2) : sci(ppl);
     for (const k of ['train', 'val']) $('r-' + k).title = `measured at iter ${m.iter}`;
   }
 
@@ -255,7 +297,8 @@ export class Runner {
     this.samples.push(m);
     const names = this.start_event ? this.start_event.data_kind === 'documents' : !m.prompt;
     const body = names ?
-      el('ul', {class: 'sample-names'}, ...m.samples.map((s) => el('li', {}, s.trim() || '(empty)'))) :
+      el('ul', {class: 'sample-names'}, ...m.samples.map((s) => (s.trim() ? el('li', {}, s) :
+        el('li', {class: 'empty-name', title: EMPTY_NAME}, '(empty)')))) :
       el('div', {class: 'sample-texts'}, ...m.samples.map((s) => el('div', {class: 'sample-text'},
         el('span', {class: 'prompt', title: 'the prompt: the start of the validation text'}, m.prompt),
         el('span', {class: 'continuation', title: 'what the model wrote'}, s))));
@@ -268,6 +311,7 @@ export class Runner {
     const kind = m.kind || m.name || '';
     $('diagnosis').textContent = m.message;
     $('diagnosis').dataset.kind = kind;
+    if (kind === 'diverged') { this.diverged = true; this.readImproved(); }
   }
 
   readIter() { $('r-iter').textContent = this.steps ? `${this.iter} / ${this.steps}` : String(this.iter); }

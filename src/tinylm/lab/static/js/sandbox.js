@@ -1,7 +1,8 @@
 // Generation sandbox: next-character probabilities at a temperature, built char by char.
 // The logits come from the live model once per prefix; temperature reshapes them here, live.
 import {ask, guarded, modelReady, readyRun} from './api.js';
-import {drawBars, glyph, visible} from './format.js';
+import {drawBars, el, glyph, visible} from './format.js';
+import {EMPTY_NAME} from './runner.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -36,6 +37,7 @@ export class Sandbox {
   forget() {
     this.logits = null; this.probs = []; this.built = $('sb-prompt').value; this.done = false;
     $('sb-bars').replaceChildren(); $('sb-list').replaceChildren(); $('sb-built').textContent = '';
+    $('sb-empty').hidden = true;
   }
 
   async runId() {
@@ -73,12 +75,15 @@ export class Sandbox {
     await this.refresh();
   }
   async names() {
-    $('sb-list').replaceChildren();
+    $('sb-list').replaceChildren(); $('sb-empty').hidden = true;
     const id = await this.runId();
     if (!id) return;
     const r = await ask(id, {q: 'generate', temperature: this.temperature(), count: 15,
                              prompt: $('sb-prompt').value, seed: String(Date.now())});
-    $('sb-list').replaceChildren(...r.samples.map((s) => { const li = document.createElement('li'); li.textContent = r.prompt + s; return li; }));
+    // an empty name is shown as "(empty)", and a line under the list says what that means
+    const names = r.samples.map((s) => r.prompt + s);
+    $('sb-list').replaceChildren(...names.map((n) => (n.trim() ? el('li', {}, n) : el('li', {class: 'empty-name', title: EMPTY_NAME}, '(empty)'))));
+    $('sb-empty').hidden = names.every((n) => n.trim());
     this.lab.emit('sandbox-names', {names: r.samples.map((s) => r.prompt + s), temperature: this.temperature()});
   }
 }

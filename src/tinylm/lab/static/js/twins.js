@@ -2,6 +2,11 @@
 // a one-character change of seed -> the curves part; the page shows the iter where they do.
 import {RunStream, closeRun, guarded, num, startRun} from './api.js';
 import {LossChart} from './chart.js';
+import {SMOOTH} from './runner.js';
+
+// one name per step makes both curves jump by nats: each twin also gets a trailing mean, as the runner's train
+// line, over a window that suits a short run (a tenth of it, 5 to SMOOTH steps)
+const smoothWindow = (steps) => Math.min(SMOOTH, Math.max(5, Math.round(steps / 10)));
 
 const $ = (id) => document.getElementById(id);
 
@@ -27,12 +32,15 @@ export class Twins {
     $('tw-hash-a').textContent = '–'; $('tw-hash-b').textContent = '–';
     const steps = Number($('tw-steps').value);
     this.chart.setXMax(steps);
+    this.window = smoothWindow(steps);
     for (const [name, color, dash] of [['A', '#2563eb', []], ['B', '#ea580c', [5, 4]]]) {
       const seed = $(name === 'A' ? 'tw-a' : 'tw-b').value;
-      this.chart.setSeries(name, [], {color, dash, width: 1.5, legend: `${name}: seed "${seed}"`});
+      this.chart.setSeries(name, [], {color, dash, width: 1, alpha: 0.35});
+      this.chart.setSeries(`${name}-mean`, [], {color, dash, width: 2,
+        legend: `${name}: seed "${seed}" (mean of last ${this.window} steps)`});
       const {id} = await startRun({preset: 'microgpt', data: 'names', engine: 'numpy', seed, steps,
                                     sample_every: 0, label: `twin ${name}`});
-      const twin = {id, seed, losses: new Map(), hash: null, state: 'queued'};
+      const twin = {id, seed, losses: new Map(), recent: [], hash: null, state: 'queued'};
       twin.stream = new RunStream(id, (m) => this.onEvent(name, twin, m));
       this.runs[name] = twin;
     }
@@ -43,6 +51,10 @@ export class Twins {
       const loss = num(m.loss);
       twin.losses.set(m.iter, loss);
       this.chart.addPoint(name, m.iter, loss);
+      twin.recent.push([m.iter, loss]);
+      if (twin.recent.length > this.window) twin.recent.shift();
+      const mean = twin.recent.reduce((sum, [, l]) => sum + l, 0) / twin.recent.length;
+      this.chart.addPoint(`${name}-mean`, (twin.recent[0][0] + m.iter) / 2, mean);   // at its window's middle
       const other = this.runs[name === 'A' ? 'B' : 'A'];
       if (this.parted === null && other && other.losses.has(m.iter) && !Object.is(other.losses.get(m.iter), loss)) {
         this.parted = m.iter;
@@ -67,7 +79,9 @@ export class Twins {
     if (A.hash && B.hash) {
       const same = A.hash === B.hash;
       text += same ? ' · identical weight hashes' : ' · different weight hashes';
-      box.className = same ? 'same' : 'differ';
+      // both outcomes are what the lesson asks for: identical is a match (green), parted is neutral; only equal
+      // seeds whose weights differ would be a real alarm (the run was not reproducible)
+      box.className = same ? 'tw-same' : A.seed === B.seed ? 'tw-unexpected' : 'tw-parted';
     }
     box.textContent = text;
     box.dataset.parted = this.parted ?? '';

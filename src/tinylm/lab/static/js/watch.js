@@ -57,10 +57,9 @@ export class Watcher {
 
   // ---- rendering -------------------------------------------------------------------------------------
   renderCheck(block) {
-    const text = el('p', {class: 'check-text'});
-    const node = el('div', {class: 'check', 'data-check': block.id, 'data-kind': block.kind},
-      el('div', {class: 'check-label'}, 'What you should see'), text);
-    const check = {block, node, text};
+    const text = el('p', {class: 'check-text'}), label = el('div', {class: 'check-label'}, 'What you should see');
+    const node = el('div', {class: 'check', 'data-check': block.id, 'data-kind': block.kind}, label, text);
+    const check = {block, node, text, label};
     const saved = this.progress.lesson(this.lesson).checks[block.id];
     if (saved && saved.state === 'done') this.setCheck(check, 'done', saved.text, false);
     else this.setCheck(check, 'waiting');
@@ -71,6 +70,8 @@ export class Watcher {
   setCheck(check, state, text = '', save = true) {
     check.state = state;
     check.node.dataset.state = state;
+    // a missed check says so in its heading too, not only in its colour
+    check.label.textContent = state === 'missed' ? 'Not seen in this run' : 'What you should see';
     if (state === 'waiting') {
       check.text.replaceChildren(el('span', {class: 'watching'}, 'watching your run…'), ' ', el('span', {class: 'muted'}, watchingFor(check.block)));
       const other = this.run && this.preset && this.run.preset && this.run.preset !== this.preset;

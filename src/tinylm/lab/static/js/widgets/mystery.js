@@ -42,12 +42,15 @@ export function createMystery(lab) {
         if (!pick.value) throw new Error('pick a pathology from the list first');
         const r = await postJSON('api/course/mystery', {id: c.id, answer: pick.value});
         if (!firsts.has(c.id)) firsts.set(c.id, r.correct);
-        // one answer per curve counts: the explanation (and so the answer) is shown after it
+        // one answer per curve counts: the explanation (and so the answer) is shown after it. The select keeps
+        // the learner's own pick, and the feedback names both, so neither can be mistaken for the other
         card.dataset.state = r.correct ? 'right' : 'wrong';
         feedback.hidden = false;
+        const said = pick.selectedOptions[0].textContent;
         const why = el('span'); why.innerHTML = ' ' + r.explain;
-        feedback.replaceChildren(el('b', {}, r.correct ? `Right: ${r.title}.` : `Not quite: this is ${r.title}.`), why);
-        pick.value = r.name; pick.disabled = true; answer.disabled = true;
+        feedback.replaceChildren(r.correct ? el('b', {}, `Right: it was ${r.title}.`) :
+          el('b', {}, `Not quite. You said: ${said} · It was: ${r.title}.`), why);
+        pick.disabled = true; answer.disabled = true;
         report();
       });
       return card;
