@@ -18,7 +18,9 @@ def test_train_returns_history_and_samples_and_load_round_trips(tmp_path):
     model = tinylm.load(tmp_path)
     names = model.sample(8, temperature=0.5, seed="x")
     assert len(names) == 8 and names == model.sample(8, temperature=0.5, seed="x")
-    assert run.sample(3)  # sampling from the live run works too
+    live = run.sample(3)  # sampling from the live run works too: three names from the names alphabet
+    assert len(live) == 3 and all(set(name) <= set("abcdefghijklmnopqrstuvwxyz") for name in live)
+    assert any(live) and run.sample(3, seed="x") == model.sample(3, seed="x")   # same weights, same stream
 
 
 def test_overrides_reach_the_model_and_data(tmp_path, stream_text_file):

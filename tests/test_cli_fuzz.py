@@ -49,7 +49,8 @@ def base_args(command: str, run_dir, tmp) -> list[str]:
                       "--eval-every", "1", "--sample-every", "1"],
             "sample": [str(run_dir), "-n", "2", "--max-new-tokens", "5"],
             "eval": [str(run_dir)], "info": [str(run_dir)], "plot": [str(run_dir), "-o", str(tmp / "p.png")],
-            "bench": ["--preset", "bigram", "--steps", "1"], "lab": ["--no-browser"], "presets": []}[command]
+            "bench": ["--preset", "bigram", "--steps", "1"], "lab": ["--no-browser"], "presets": [],
+            "export": [str(run_dir), "--weights-only", str(tmp / "w.safetensors")]}[command]
 
 
 def cases(run_dir, tmp) -> list[list[str]]:

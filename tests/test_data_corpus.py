@@ -25,8 +25,8 @@ def tokens(corpus: Corpus, text: str) -> list[int]:
 def test_bundled_names_corpus(names):
     assert names.kind == "documents"
     assert names.tokenizer.vocab_size == 27 and names.tokenizer.bos_id == 26
-    assert len(names.train_docs) + len(names.val_docs) == 29_910
-    assert len(names.val_docs) == 2_991
+    assert len(names.train_docs) + len(names.val_docs) + len(names.test_docs) == 29_910
+    assert len(names.val_docs) + len(names.test_docs) == 2_991   # the held-out 10%; test is 1,000 of it
     assert names.max_doc_len == 15
     assert names.sample_prompt() == ""
     assert names.train_ids is None and names.val_ids is None
@@ -40,13 +40,14 @@ def test_split_is_deterministic_and_depends_on_seed(names):
     other = load_corpus(DataConfig(source="names"), seed="43")
     assert again.val_text == names.val_text
     assert other.val_text != names.val_text
-    assert sorted(other.val_text.split("\n") + [names.tokenizer.decode(d) for d in other.train_docs]) == \
-        sorted(names.val_text.split("\n") + [names.tokenizer.decode(d) for d in names.train_docs])
+    everything = ("train", "val", "test")
+    assert sorted(sum((other.document_texts(s) for s in everything), [])) == \
+        sorted(sum((names.document_texts(s) for s in everything), []))
 
 
 def test_val_fraction_controls_split_size():
     corpus = load_corpus(DataConfig(source="names", val_fraction=0.25), seed="s")
-    assert len(corpus.val_docs) == round(29_910 * 0.25)
+    assert len(corpus.val_docs) + len(corpus.test_docs) == round(29_910 * 0.25)
 
 
 def test_document_batch_matches_the_spec():
@@ -168,5 +169,7 @@ def test_stream_rejects_sequential_order_and_unknown_splits():
     corpus = Corpus.from_stream("s", "abcdefghij" * 10, "abcdefghij" * 3)
     with pytest.raises(DataError, match="sequential"):
         corpus.sequential_batch(0, 1, 4)
-    with pytest.raises(DataError, match="unknown split 'test'"):
+    with pytest.raises(DataError, match="unknown split 'dev'"):
+        corpus.batch("dev", np.random.default_rng(0), 1, 4)
+    with pytest.raises(DataError, match="streams have no test split"):
         corpus.batch("test", np.random.default_rng(0), 1, 4)

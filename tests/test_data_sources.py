@@ -58,7 +58,7 @@ def test_any_text_file_as_documents_and_as_stream(tmp_path):
     path.write_text("\n".join(["rex", "  fido  ", "", "spot", "tom"] * 10) + "\n")
     docs = load_corpus(DataConfig(source=str(path)), seed="1")
     assert docs.kind == "documents" and docs.name == "pets.txt"
-    assert len(docs.train_docs) + len(docs.val_docs) == 40
+    assert len(docs.train_docs) + len(docs.val_docs) + len(docs.test_docs) == 40
     assert docs.tokenizer.bos_id == len(docs.tokenizer.chars)
     assert " " not in docs.tokenizer.chars     # documents are stripped lines
     stream = load_corpus(DataConfig(source=str(path), mode="stream"), seed="1")

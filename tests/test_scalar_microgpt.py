@@ -111,9 +111,11 @@ def test_trainer_in_microgpt_compat_mode_reproduces_reference_losses():
     assert trainer.finished.reason == "stopped"
 
 
-def test_numeric_seed_strings_seed_the_replayed_stream():
+def test_numeric_seed_strings_seed_the_replayed_stream(monkeypatch):
     from tinylm.presets import apply_overrides, get_preset
     from tinylm.training.loop import Trainer
+
+    monkeypatch.setenv("TINYLM_NAMES_MAKEMORE", str(shared_file("names.txt")))   # compat microgpt's own data
 
     def compat_seed(**overrides) -> tuple[int, list]:
         p = apply_overrides(get_preset("microgpt"), {"compat": "microgpt", "steps": 2, **overrides})

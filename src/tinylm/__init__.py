@@ -9,6 +9,6 @@ import os
 # machine (46.8 vs 46.3 ms). Read when numpy loads OpenBLAS, so it only helps if numpy is imported here first.
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "16")
 
-from .api import Model, Run, evaluate, load, train  # noqa: E402
+from .api import Model, Run, Score, evaluate, load, plot, presets, train  # noqa: E402
 
-__all__ = ["Model", "Run", "evaluate", "load", "train", "__version__"]
+__all__ = ["Model", "Run", "Score", "evaluate", "load", "plot", "presets", "train", "__version__"]

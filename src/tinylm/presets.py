@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
+from .data.makemore import MAKEMORE_SOURCE
 from .engines.base import OptimConfig
 from .errors import ConfigError
 from .models.config import ModelConfig
@@ -129,7 +130,12 @@ def _coerce(current, value, key: str):
 
 def apply_overrides(preset: Preset, overrides: dict) -> Preset:
     """Set values by dotted key: ``model.n_layer``, ``optim.lr``, ``data.mode``, ``train.steps`` or a bare
-    field name (``lr``, ``n_layer``, ``steps``) when it is unambiguous."""
+    field name (``lr``, ``n_layer``, ``steps``) when it is unambiguous.
+
+    Compat mode microgpt without an explicit data source trains on microgpt.py's own data, makemore's
+    names list (``data.makemore``); an explicit source is kept (the Trainer warns that the run will
+    not retrace microgpt.py's)."""
+    data_given = False
     targets = {"model": preset.model, "train": preset.train, "optim": preset.train.optim, "data": preset.train.data}
     for key, value in overrides.items():
         if "." in key:
@@ -146,6 +152,9 @@ def apply_overrides(preset: Preset, overrides: dict) -> Preset:
             raise ConfigError(f"config key {key!r} is ambiguous; prefix it with model., train., optim. or data.")
         obj = owners[0]
         setattr(obj, name, _coerce(getattr(obj, name), value, key))
+        data_given = data_given or (obj is preset.train.data and name == "source")
+    if preset.train.compat == "microgpt" and not data_given:
+        preset.train.data.source = MAKEMORE_SOURCE
     preset.model.validate()
     preset.train.validate()
     return preset

@@ -80,6 +80,9 @@ def validate_progress(meta: dict, optimizer_steps: int, label: str) -> None:
 
 def validate_resume_sections(meta: dict, label: str) -> None:
     """What a resume reads besides the tensors: present, and of the right kind."""
+    if meta.get("weights_only") is True:
+        raise CheckpointError(f"{label} is a weights-only export (no optimizer or random-number state), so it "
+                              "cannot be resumed; resume from the run's full checkpoint.safetensors")
     for key in ("tokenizer", "rng", "optimizer", "train"):
         if not isinstance(meta.get(key), dict):
             raise CheckpointError(f"{label} cannot be resumed: its metadata has no {key!r} section")

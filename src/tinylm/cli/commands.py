@@ -18,8 +18,16 @@ from .values import MAX_BATCH, MAX_NEW_TOKENS, MAX_SAMPLES, MAX_STEPS, int_in, n
 
 # --- train ----------------------------------------------------------------------------
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", default="microgpt", help=f"one of: {', '.join(PRESETS)} (default microgpt)")
-    p.add_argument("--data", help="names | shakespeare | path to a UTF-8 text file")
+    p.add_argument("--preset", default=None, help=f"one of: {', '.join(PRESETS)} (default microgpt)")
+    p.add_argument("--config", metavar="FILE.toml",
+                   help="settings from a TOML file: the keys of --set, as [model] [train] [optim] [data] tables "
+                        "(n_layer = 2 under [model]) or dotted keys (train.steps = 500), plus preset = \"name\"; "
+                        "flags on the command line override the file")
+    p.add_argument("--tensorboard", metavar="DIR",
+                   help="also log loss, lr, grad_norm and eval losses as TensorBoard event files in DIR "
+                        "(needs: pip install 'tinylm[tensorboard]')")
+    p.add_argument("--data", help="names | shakespeare | makemore (makemore's names, microgpt.py's data) | path "
+                                  "to a UTF-8 text file")
     p.add_argument("--data-mode", choices=["auto", "documents", "stream"],
                    help="a text file as documents (one per line) or as a stream (auto decides)")
     p.add_argument("--engine", default="numpy", choices=list(ENGINES))
@@ -119,6 +127,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     is_main = int(os.environ.get("RANK", "0")) == 0
     options = _engine_options(args)
+    if args.resume and args.config:
+        raise ConfigError("--config starts a new run; --resume continues the saved config (drop one of them)")
     if args.resume:
         from ..api import checkpoint_path
         ckpt = checkpoint_path(args.resume)
@@ -130,7 +140,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer = Trainer(engine=args.engine, run_dir=run_dir, engine_options=options, resume_from=ckpt,
                           steps=args.steps, stop_at=args.until, quiet=args.quiet or not is_main)
     else:
-        preset = apply_overrides(get_preset(args.preset), _overrides(args))
+        preset_name, settings = args.preset, {}
+        if args.config:
+            from .config_file import read_config_file
+            file_preset, settings = read_config_file(args.config)
+            preset_name = preset_name or file_preset
+        preset = apply_overrides(get_preset(preset_name or "microgpt"), {**settings, **_overrides(args)})
         run_dir = Path(args.out) if args.out else _fresh_run_dir(preset.name)
         if args.out and (run_dir / CHECKPOINT_NAME).exists() and not args.force:
             raise ConfigError(f"{run_dir} already holds a run; use --resume {run_dir}, --force, or another --out")
@@ -140,9 +155,15 @@ def cmd_train(args: argparse.Namespace) -> int:
                           engine_options=options, stop_at=args.until, quiet=args.quiet or not is_main)
 
     display = TrainDisplay(mode="json" if args.json else "quiet" if args.quiet else "rich", enabled=is_main)
-    with display, stop_on_interrupt(trainer) as interrupted:
+    logger = None
+    if args.tensorboard and is_main:
+        from ..training.tensorboard import TensorBoardLogger
+        logger = TensorBoardLogger(args.tensorboard)
+    with display, logger or contextlib.nullcontext(), stop_on_interrupt(trainer) as interrupted:
         for event in trainer.events():
             display.show(event)
+            if logger is not None:
+                logger.log(event)
     final = trainer.finished
     if interrupted and final is not None and final.reason == "stopped":
         print(f"tinylm: interrupted at iter {final.iter}; the checkpoint is saved — continue with: "
@@ -151,7 +172,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     if final is not None and final.reason == "diverged":
         print(f"tinylm: error: {final.message}", file=sys.stderr)
         return 3
+    if final is not None and final.reason == "finished" and is_main:
+        _closing_inference(trainer, as_json=args.json)
     return 0
+
+
+def _closing_inference(trainer, as_json: bool) -> None:
+    """What a replayed program prints after training (microgpt.py: its 20 names), exactly as it prints it."""
+    from ..compat.microgpt import INFERENCE_TEMPERATURE, MicrogptCompat, format_inference
+
+    if not isinstance(trainer.compat, MicrogptCompat):
+        return
+    names = trainer.compat.inference(trainer.engine, trainer.tokenizer, trainer.model_cfg.block_size)
+    if as_json:
+        print(json.dumps({"event": "inference", "compat": "microgpt", "temperature": INFERENCE_TEMPERATURE,
+                          "samples": names}))
+    else:
+        print(format_inference(names))
 
 
 # --- sample ---------------------------------------------------------------------------
@@ -162,6 +199,11 @@ def add_sample_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top-k", type=int_in(0, 1_000_000), default=0)
     p.add_argument("--greedy", action="store_true", help="always take the most likely character")
     p.add_argument("--prompt", type=text, default="")
+    p.add_argument("--prompt-file", metavar="FILE", help="read the prompt from a UTF-8 text file (one trailing "
+                   f"newline dropped; at most {MAX_PROMPT_FILE_BYTES:,} bytes)")
+    p.add_argument("--novelty", action="store_true",
+                   help="mark each sample in-train / in-val / in-test / new against the run's data split "
+                        "(documents only), with a count summary")
     p.add_argument("--max-new-tokens", type=int_in(1, MAX_NEW_TOKENS))
     p.add_argument("--seed", type=text, default="sample")
     p.add_argument("--engine", default="numpy", choices=list(ENGINES))
@@ -170,61 +212,92 @@ def add_sample_arguments(p: argparse.ArgumentParser) -> None:
 def cmd_sample(args: argparse.Namespace) -> int:
     from ..api import load
 
+    prompt = _prompt(args)
     model = load(args.run, engine=args.engine)
-    texts = model.sample(args.num, temperature=args.temperature, top_k=args.top_k, greedy=args.greedy,
-                         prompt=args.prompt, max_new_tokens=args.max_new_tokens, seed=args.seed)
     documents = model.tokenizer.bos_id is not None
+    if args.novelty and not documents:
+        raise ConfigError("--novelty marks documents (names) as seen or new; this model writes a stream of text")
+    texts = model.sample(args.num, temperature=args.temperature, top_k=args.top_k, greedy=args.greedy,
+                         prompt=prompt, max_new_tokens=args.max_new_tokens, seed=args.seed)
+    if args.novelty:
+        from ..data.novelty import novelty_marks, novelty_summary
+        from ..training.run_data import run_corpus
+
+        names = [prompt + text for text in texts]
+        marks = novelty_marks(names, run_corpus(model.meta))
+        width = max(len(name) for name in names)
+        for name, mark in zip(names, marks):
+            print(f"{name:<{width}}  {mark}")
+        print(novelty_summary(marks))
+        return 0
     for text in texts:
-        print(args.prompt + text if documents else args.prompt + text + ("\n" + "-" * 40 if args.num > 1 else ""))
+        print(prompt + text if documents else prompt + text + ("\n" + "-" * 40 if args.num > 1 else ""))
     return 0
+
+
+MAX_PROMPT_FILE_BYTES = 100_000
+
+
+def _prompt(args: argparse.Namespace) -> str:
+    """--prompt, or the text of --prompt-file (read with the data files' rules: UTF-8, no NUL bytes)."""
+    if not args.prompt_file:
+        return args.prompt
+    if args.prompt:
+        raise ConfigError("give the prompt with --prompt or --prompt-file, not both")
+    from ..data.sources import read_text_file
+
+    text = read_text_file(args.prompt_file, what="prompt file", max_bytes=MAX_PROMPT_FILE_BYTES)
+    return text[:-1] if text.endswith("\n") else text   # the newline an editor adds is not part of the prompt
 
 
 # --- presets / info / plot ----------------------------------------------------------------
 def cmd_presets(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.table import Table
 
-    from ..models.params import param_count
+    from .tables import presets_table
 
-    table = Table("preset", "params", "model", "data", "description")
-    for name, p in PRESETS.items():
-        m = p.model
-        vocab = 65 if p.train.data.source == "shakespeare" else 27
-        block = m.block_size or 16
-        count = param_count(type(m)(**{**m.to_dict(), "vocab_size": vocab, "block_size": block}))
-        arch = m.family if m.family != "gpt" else f"gpt {m.n_layer}L {m.n_head}H {m.n_embd}d"
-        table.add_row(name, f"{count:,}", arch, p.train.data.source, p.description)
-    Console().print(table)
+    Console().print(presets_table())
     return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
     from ..api import checkpoint_path
-    from ..checkpoints import load_checkpoint, weights_hash
-    from ..models.params import param_count
+    from ..checkpoints import load_checkpoint
+    from .tables import info_dict, info_json, info_text
 
-    ckpt = load_checkpoint(checkpoint_path(args.run))
-    meta = ckpt.meta
-    print(f"preset     {meta.get('preset')}  (engine {meta.get('engine')}, {meta.get('dtype')})")
-    print(f"step       {meta.get('step')} of {meta['train']['steps']}")
-    print(f"params     {param_count(ckpt.model_config):,}   weights sha256 {weights_hash(ckpt.params)[:16]}")
-    print(f"vocab      {len(meta['tokenizer']['chars'])} characters"
-          f"{' + BOS' if meta['tokenizer'].get('bos') else ''}")
-    print(f"model      {json.dumps(meta['model'])}")
-    print(f"optimizer  {meta['train']['optim']}")
+    path = checkpoint_path(args.run)
+    info = info_dict(path, load_checkpoint(path))
+    print(info_json(info) if args.json else info_text(info))
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from ..api import evaluate
 
-    splits = ("train", "val") if args.split == "both" else (args.split,)
+    splits = {"both": ("train", "val"), "all": ("train", "val", "test")}.get(args.split, (args.split,))
     result = evaluate(args.run, splits, engine=args.engine)
     if args.json:
         print(json.dumps(result))
         return 0
     for split, r in result.items():
         print(f"{split:<5} loss {r['loss']:.4f}   ppl {r['ppl']:.2f}   over all {r['tokens']:,} predicted tokens")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ..api import checkpoint_path
+    from ..checkpoints import export_weights_only
+
+    source = checkpoint_path(args.run)
+    out = Path(args.weights_only)
+    if out.is_dir():
+        raise ConfigError(f"--weights-only {out} is a directory; give a file name such as {out / 'weights.safetensors'}")
+    if out.exists() and out.resolve() == source.resolve():
+        raise ConfigError("--weights-only would overwrite the checkpoint it reads; choose another file")
+    written = export_weights_only(source, out)
+    full, small = source.stat().st_size, written.stat().st_size
+    print(f"{written}: weights only, {small:,} bytes ({small / full:.0%} of the full checkpoint's {full:,}); "
+          f"tinylm sample and tinylm.load read it, --resume needs the full checkpoint")
     return 0
 
 
@@ -260,4 +333,4 @@ def cmd_lab(args: argparse.Namespace) -> int:
 
 
 __all__ = ["add_train_arguments", "add_sample_arguments", "cmd_train", "cmd_sample", "cmd_presets", "cmd_info",
-           "cmd_plot", "cmd_bench", "cmd_lab"]
+           "cmd_plot", "cmd_bench", "cmd_lab", "cmd_export"]

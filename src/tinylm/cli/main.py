@@ -1,4 +1,4 @@
-"""`tinylm` command line: train / sample / presets / info / eval / plot / bench / lab.
+"""`tinylm` command line: train / sample / presets / info / eval / export / plot / bench / lab.
 
 Every user mistake becomes one line on stderr and a non-zero exit (TinyLMError.exit_code), never a
 traceback.
@@ -43,14 +43,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="show what a run directory or checkpoint contains")
     info.add_argument("run", help="run directory or .safetensors checkpoint")
+    info.add_argument("--json", action="store_true", help="print everything as one JSON object")
     info.set_defaults(func=commands.cmd_info)
 
     ev = sub.add_parser("eval", help="loss over every token of a split (no eval-batch sampling noise)")
-    ev.add_argument("run", help="run directory or .safetensors checkpoint")
-    ev.add_argument("--split", choices=["val", "train", "both"], default="val")
+    ev.add_argument("run", help="run directory or .safetensors checkpoint (e.g. RUN/best.safetensors)")
+    ev.add_argument("--split", choices=["val", "train", "test", "both", "all"], default="val",
+                    help="test: the held-out documents no training decision saw (documents data only); "
+                         "both = train + val; all = train + val + test")
     ev.add_argument("--engine", default="numpy", choices=list(commands.ENGINES))
     ev.add_argument("--json", action="store_true", help="print the result as JSON")
     ev.set_defaults(func=commands.cmd_eval)
+
+    export = sub.add_parser("export", help="write a weights-only checkpoint (no optimizer state): smaller, "
+                                           "for sampling and sharing; not resumable")
+    export.add_argument("run", help="run directory or .safetensors checkpoint")
+    export.add_argument("--weights-only", required=True, metavar="OUT.safetensors", help="the file to write")
+    export.set_defaults(func=commands.cmd_export)
 
     plot = sub.add_parser("plot", help="plot a run's loss curves to a PNG (matplotlib)")
     plot.add_argument("run", help="run directory (with metrics.jsonl)")

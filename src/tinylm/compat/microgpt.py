@@ -2,8 +2,13 @@
 
 microgpt.py draws everything from Python's global ``random`` seeded with 42, in this order:
 ``random.shuffle(docs)``; the weights, ``random.gauss(0, 0.08)`` for wte, wpe, lm_head, then per
-layer wq, wk, wv, wo, fc1, fc2, each matrix row by row ([out][in]); later ``random.choices`` to
-sample. ``MicrogptCompat`` replays that stream from a private ``random.Random(seed)``.
+layer wq, wk, wv, wo, fc1, fc2, each matrix row by row ([out][in]); training draws nothing (one
+document per step, in order); after the last step, ``random.choices`` samples 20 names at
+temperature 0.5 (``inference``). ``MicrogptCompat`` replays that stream from a private
+``random.Random(seed)``.
+
+Its data is makemore's names list (``data.makemore``); a run on other data is still a faithful
+microgpt.py, but not a retrace of *its* run, and says so with a warning.
 
 Its vocabulary is the sorted distinct characters plus BOS = len(chars), the same ids as
 ``data.tokenizer.CharTokenizer`` with ``bos=True``, so the embedding rows line up.
@@ -11,10 +16,13 @@ Its vocabulary is the sorted distinct characters plus BOS = len(chars), the same
 from __future__ import annotations
 
 import random
+import warnings
 
 import numpy as np
 
+from .. import sampling
 from ..data import Corpus, load_text_source
+from ..data.makemore import is_makemore_names
 from ..errors import ConfigError
 from ..models.config import ModelConfig
 from ..models.params import param_specs
@@ -22,6 +30,9 @@ from .base import Compat, numeric_seed
 
 INIT_STD = 0.08
 SEED = 42
+INFERENCE_SAMPLES = 20
+INFERENCE_TEMPERATURE = 0.5
+INFERENCE_HEADER = "--- inference (new, hallucinated names) ---"
 
 
 class MicrogptCompat(Compat):
@@ -36,6 +47,9 @@ class MicrogptCompat(Compat):
         """The replay for a run's TrainConfig and the corpus it trains on: every document, in microgpt's
         shuffled order; val is the tail of that order (it overlaps train, as microgpt has no split)."""
         text = load_text_source(cfg.data.source, quiet=quiet)
+        if not is_makemore_names(text):
+            warnings.warn(f"--compat microgpt on {cfg.data.source}: not makemore's names list (microgpt.py's "
+                          "data), so this run will not retrace microgpt.py's losses or samples", stacklevel=2)
         docs = [line.strip() for line in text.strip().split("\n") if line.strip()]
         compat = cls(docs, seed=numeric_seed(cfg.seed, SEED))
         n_val = max(1, int(len(docs) * cfg.data.val_fraction))
@@ -69,3 +83,17 @@ class MicrogptCompat(Compat):
     def choose(self, weights: list[float]) -> int:
         """microgpt's sampling draw: ``random.choices(range(len(weights)), weights=weights)[0]``."""
         return self.rng.choices(range(len(weights)), weights=weights)[0]
+
+    def inference(self, engine, tokenizer, block_size: int) -> list[str]:
+        """microgpt.py's closing inference: 20 names at temperature 0.5, one after another, each token
+        drawn by ``random.choices`` from the stream where training left it (right after the weights);
+        a name ends at BOS or after ``block_size`` tokens. Call it once, after the last step."""
+        cfg = sampling.SampleConfig(temperature=INFERENCE_TEMPERATURE, max_new_tokens=block_size)
+        return [sampling.generate(engine, tokenizer, n=1, cfg=cfg, rng=None, choose=self.choose)[0]
+                for _ in range(INFERENCE_SAMPLES)]
+
+
+def format_inference(names: list[str]) -> str:
+    """The names as microgpt.py prints them, after a blank line and its header."""
+    lines = ["", INFERENCE_HEADER] + [f"sample {i + 1:2d}: {name}" for i, name in enumerate(names)]
+    return "\n".join(lines)

@@ -7,6 +7,9 @@ Two kinds:
   with x = BOS, y = -1 (ignored by the loss).
 - ``stream`` (shakespeare): one long id array; a batch is B random windows of block_size + 1 ids.
 
+Splits: train, val and (documents only) test, a held-out part no training decision ever looks at (see
+``data/load.py`` for its size). A stream has no test split: its held-out tail is val.
+
 Documents are stored as one BOS-padded matrix [N, longest + 2], so a batch is a couple of fancy-index
 operations with no Python loop over its B*T entries.
 
@@ -25,7 +28,7 @@ from ..seeding import rng_for
 from .profile import TextProfile, documents_profile, stream_profile
 from .tokenizer import CharTokenizer
 
-SPLITS = ("train", "val")
+SPLITS = ("train", "val", "test")
 PROMPT_CHARS = 32
 
 
@@ -38,6 +41,7 @@ class Corpus:
         self.tokenizer = tokenizer
         self.train_docs: list[np.ndarray] = []
         self.val_docs: list[np.ndarray] = []
+        self.test_docs: list[np.ndarray] = []
         self.train_ids: np.ndarray | None = None
         self.val_ids: np.ndarray | None = None
         self.max_doc_len = 0
@@ -45,6 +49,7 @@ class Corpus:
         self.entropies: dict = {}
         self._train_text = ""                  # stream: the train split's text (for its profile)
         self._train_strings: list[str] = []    # documents: the train documents (for its profile)
+        self._test_strings: list[str] = []     # documents: the test documents (for sample novelty)
         self._profile: TextProfile | None = None
         self._tables: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # documents: split -> (matrix, lengths)
         self._eval_cache: dict[tuple, list[tuple[np.ndarray, np.ndarray]]] = {}
@@ -53,22 +58,26 @@ class Corpus:
 
     @classmethod
     def from_documents(cls, name: str, train_docs: list[str], val_docs: list[str],
-                       tokenizer: CharTokenizer | None = None) -> Corpus:
-        """Documents corpus; the tokenizer defaults to the sorted characters of all documents + BOS."""
+                       tokenizer: CharTokenizer | None = None, test_docs: list[str] = ()) -> Corpus:
+        """Documents corpus; the tokenizer defaults to the sorted characters of all documents + BOS
+        (test documents included, so carving a test split out of val changes neither vocabulary nor model)."""
+        test_docs = list(test_docs)
         if not train_docs:
             raise DataError(f"{name}: no training documents")
         if tokenizer is None:
-            tokenizer = CharTokenizer.from_text("".join(train_docs) + "".join(val_docs), bos=True)
+            tokenizer = CharTokenizer.from_text("".join(train_docs) + "".join(val_docs) + "".join(test_docs),
+                                                bos=True)
         if tokenizer.bos_id is None:
             raise DataError(f"{name}: a documents corpus needs a tokenizer with a BOS token")
         corpus = cls(name, "documents", tokenizer)
-        for split, docs in (("train", train_docs), ("val", val_docs)):
+        for split, docs in (("train", train_docs), ("val", val_docs), ("test", test_docs)):
             matrix, lengths = _document_table(docs, tokenizer)
             corpus._tables[split] = (matrix, lengths)
             rows = [matrix[i, :length] for i, length in enumerate(lengths.tolist())]
             setattr(corpus, f"{split}_docs", rows)
-        corpus.max_doc_len = max(len(doc) for doc in [*train_docs, *val_docs])
+        corpus.max_doc_len = max(len(doc) for doc in [*train_docs, *val_docs, *test_docs])
         corpus._train_strings = list(train_docs)
+        corpus._test_strings = test_docs
         corpus.val_text = "\n".join(val_docs)
         matrix, lengths = corpus._tables["train"]
         has_next = np.arange(matrix.shape[1] - 1)[None, :] < (lengths - 1)[:, None]
@@ -158,6 +167,15 @@ class Corpus:
         for i in range(0, len(lengths), batch_size):
             yield self._document_batch(matrix, lengths, np.arange(i, min(i + batch_size, len(lengths))), block_size)
 
+    def document_texts(self, split: str) -> list[str]:
+        """A documents corpus's documents of ``split`` as strings (e.g. to tell a sample that copies a training
+        name from a new one)."""
+        _check_split(split)
+        if self.kind != "documents":
+            raise DataError(f"{self.name} is a stream, not a list of documents")
+        return {"train": self._train_strings, "val": self.val_text.split("\n") if self.val_docs else [],
+                "test": self._test_strings}[split]
+
     def sample_prompt(self) -> str:
         """Stream: the first 32 characters of the val text. Documents: "" (sampling starts from BOS)."""
         return self.val_text[:PROMPT_CHARS] if self.kind == "stream" else ""
@@ -168,7 +186,7 @@ class Corpus:
             sizes = {"train_chars": len(self.train_ids), "val_chars": len(self.val_ids)}
         else:
             sizes = {"train_docs": len(self.train_docs), "val_docs": len(self.val_docs),
-                     "max_doc_len": self.max_doc_len}
+                     "test_docs": len(self.test_docs), "max_doc_len": self.max_doc_len}
         return {"name": self.name, "kind": self.kind, "vocab_size": self.tokenizer.vocab_size,
                 **sizes, "entropies": dict(self.entropies)}
 
@@ -192,12 +210,18 @@ class Corpus:
     def _table(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         _check_split(split)
         matrix, lengths = self._tables[split]
+        if len(lengths) == 0 and split == "test":
+            raise DataError(f"{self.name}: this run has no test split (too few held-out documents, "
+                            "or a compat mode without one); use --split val")
         if len(lengths) == 0:
             raise DataError(f"{self.name}: the {split} split has no documents")
         return matrix, lengths
 
     def _stream_ids(self, split: str) -> np.ndarray:
         _check_split(split)
+        if split == "test":
+            raise DataError(f"{self.name} is a stream: streams have no test split (the held-out tail is val); "
+                            "use --split val")
         return self.train_ids if split == "train" else self.val_ids
 
 
@@ -239,7 +263,7 @@ def _entropy(p: np.ndarray) -> float:
 
 def _check_split(split: str) -> None:
     if split not in SPLITS:
-        raise DataError(f"unknown split {split!r} (choose from train, val)")
+        raise DataError(f"unknown split {split!r} (choose from {', '.join(SPLITS)})")
 
 
 def _check_sizes(batch_size: int, block_size: int) -> None:

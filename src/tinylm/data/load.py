@@ -7,8 +7,12 @@ So names.txt (median 6) is documents; tiny-shakespeare (median line 39) and any 
 
 Split (DataConfig.val_fraction, 0.1 by default):
 - documents: one per non-empty stripped line, shuffled with rng_for(seed, "split"); the first
-  1 - val_fraction of the shuffled list is train, the rest val (at least one document in each);
-- stream: the first 1 - val_fraction of the text is train, the rest val (no shuffling).
+  1 - val_fraction of the shuffled list is train, the rest is held out (at least one document in each).
+  The last ``n_test_documents(N, held_out)`` held-out documents are the test split (makemore's rule,
+  min(1000, int(10% of the N documents)), but at most half the held-out part so val keeps the rest); carving
+  it from the held-out part leaves the training documents and their order exactly as before it existed;
+- stream: the first 1 - val_fraction of the text is train, the rest val (no shuffling); streams have no
+  test split (a second held-out cut would shorten val, which every stream figure is measured on).
 
 Data with a single distinct character is rejected: there is nothing to learn.
 """
@@ -32,6 +36,20 @@ MAX_DOCUMENT_CHARS = 4094      # a BOS-wrapped document must fit the largest blo
 MAX_MEDIAN_LINE = 32
 SHORT_LINE = 64
 MIN_SHORT_FRACTION = 0.9
+
+
+MAX_TEST_DOCS = 1000
+TEST_FRACTION = 0.1
+
+
+def n_test_documents(n_docs: int, n_held_out: int) -> int:
+    """How many of the held-out documents form the test split: makemore's min(1000, int(10% of all)),
+    capped at half the held-out part (val is what the loop evaluates; it must not shrink to nothing).
+
+    >>> n_test_documents(29_910, 2_991), n_test_documents(40, 4), n_test_documents(20, 2), n_test_documents(2, 1)
+    (1000, 2, 1, 0)
+    """
+    return min(MAX_TEST_DOCS, int(n_docs * TEST_FRACTION), n_held_out // 2)
 
 
 def split_documents(text: str) -> list[str]:
@@ -74,9 +92,11 @@ def _documents_corpus(name: str, text: str, val_fraction: float, seed: str) -> C
     order = rng_for(seed, "split").permutation(len(docs))
     n_val = min(len(docs) - 1, max(1, round(len(docs) * val_fraction)))
     n_train = len(docs) - n_val
+    n_test = n_test_documents(len(docs), n_val)
     train = [docs[i] for i in order[:n_train]]
-    val = [docs[i] for i in order[n_train:]]
-    return Corpus.from_documents(name, train, val)
+    val = [docs[i] for i in order[n_train:len(docs) - n_test]]
+    test = [docs[i] for i in order[len(docs) - n_test:]]
+    return Corpus.from_documents(name, train, val, test_docs=test)
 
 
 def _stream_corpus(name: str, text: str, val_fraction: float) -> Corpus:

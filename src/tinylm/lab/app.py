@@ -7,7 +7,8 @@
     GET  /api/runs/{id}             summary;  DELETE: reset (stop the worker, forget the run)
     POST /api/runs/{id}/command     {"cmd": "pause" | "resume" | "step" | "stop", "n": 1} or {"cmd": "speed", "n": 1..100}
     POST /api/runs/{id}/query       {"q": "logits" | "generate" | "inspect" | "detail" | "hash", ...}
-    GET  /api/runs/{id}/checkpoint  the current state as a safetensors file
+    GET  /api/runs/{id}/checkpoint  the current state as a safetensors file (?weights_only=1: the weights
+                                    alone, no optimizer or RNG state: smaller, for sampling, not resumable)
     GET  /api/runs/{id}/events      text/event-stream; replays from ?since= / Last-Event-ID
     GET  /api/pathologies/{name}    a recorded canonical curve
     /api/course/...                 the course: lessons, quiz answers, the course widgets (course_routes.py)
@@ -109,9 +110,11 @@ async def read_json(request: Request) -> object:
 
 def validate_checkpoint(data: bytes) -> dict:
     """Load an uploaded checkpoint fully (refusing anything malformed) and describe it."""
-    from ..checkpoints import load_checkpoint
+    from ..checkpoints import load_checkpoint, validate_resume_sections
     ckpt = load_checkpoint(data)
     meta = ckpt.meta
+    if meta.get("weights_only") is True:      # an upload is for continuing: say why this one cannot
+        validate_resume_sections(meta, "this file")
     return {"iter": int(meta.get("step", 0)), "preset": meta.get("preset", ""), "engine": meta.get("engine", ""),
             "steps": int(meta.get("train", {}).get("steps", 0)), "data": meta.get("train", {}).get("data", {}).get("source", "")}
 
@@ -274,10 +277,15 @@ def create_app(token: str | None = None, max_active: int = 2, orphan_timeout: fl
         return await registry.query(run_id, parse_query(await read_json(request)))
 
     @app.get("/api/runs/{run_id}/checkpoint")
-    async def download_checkpoint(run_id: str):
+    async def download_checkpoint(run_id: str, weights_only: bool = False):
         run = registry.get(run_id)
         data = await registry.query(run_id, {"q": "checkpoint"})
-        name = f"tinylm-{run.request.pathology or run.request.preset}-iter{run.iter}.safetensors"
+        kind = ""
+        if weights_only:
+            from ..checkpoints import load_checkpoint, weights_only_bytes
+            data = await run_in_threadpool(lambda: weights_only_bytes(load_checkpoint(data)))
+            kind = "-weights"
+        name = f"tinylm-{run.request.pathology or run.request.preset}-iter{run.iter}{kind}.safetensors"
         return Response(data, media_type="application/octet-stream",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 

@@ -3,7 +3,10 @@ and the notebook API all consume it. Pausing is simply not pulling the next even
 
 A run directory (optional) receives ``metrics.jsonl`` (every event, one JSON object per line) and
 ``checkpoint.safetensors`` (written atomically at each eval, at the end and when stopped; never while the
-loss-curve doctor (``training.doctor``) sees broken weights, so the last good checkpoint survives a blow-up).
+loss-curve doctor (``training.doctor``) sees broken weights, so the last good checkpoint survives a blow-up),
+and ``best.safetensors``: the checkpoint of the eval with the lowest val loss so far, written when an eval
+improves on it (after that iteration's samples, like the last one; it changes nothing in the run, so the last
+checkpoint's bytes are the same with or without it).
 The doctor's verdicts are ``DiagnosisEvent``s; a ``diverged`` verdict ends the run (reason "diverged").
 
 Samples: one at iter 0 and every ``sample_every`` iters (and at the end), each with a phase label decided
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +40,7 @@ from ..models.params import init_params, param_count
 from ..seeding import rng_for, rng_from_state, rng_state
 from .config import TrainConfig
 from .doctor import Doctor, Verdict
+from .contradictions import warn_contradictions
 from .memory import check_fits
 from .events import (CheckpointEvent, DiagnosisEvent, EvalEvent, Event, FinishedEvent, PhaseEvent, SampleEvent,
                      StartEvent, StepEvent)
@@ -43,6 +48,7 @@ from .phases import DOCUMENT_DECISION_SAMPLES, STREAM_DECISION_CHARS, SampleStat
 from .schedules import learning_rate
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
+BEST_NAME = "best.safetensors"
 METRICS_NAME = "metrics.jsonl"
 
 
@@ -124,6 +130,7 @@ class Trainer:
         self.model_cfg = resolve_model_config(model_cfg, self.corpus) if ckpt is None else model_cfg
         self.model_cfg.validate()
         check_fits(self.model_cfg, train_cfg.batch_size, 8 if train_cfg.dtype == "float64" else 4)
+        warn_contradictions(train_cfg, self.corpus, self.model_cfg.block_size)
 
         params = self.compat.init_params(self.model_cfg)
         if params is None:
@@ -151,6 +158,8 @@ class Trainer:
         self.start_iter = self.iter
         self.last_val_loss: float | None = None
         self.last_train_loss: float | None = None
+        self.best_val_loss: float | None = None       # of best.safetensors (restored from it on resume)
+        self._eval_improved = False
         self.phase_stats: SampleStats | None = None   # what the last phase decision measured
         self._last_eval_iter = -1
 
@@ -262,6 +271,7 @@ class Trainer:
         if writes:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             remove_stale_temp_files(self.run_dir)
+            self._restore_best()
             if self.start_iter:
                 truncate_metrics(self.run_dir / METRICS_NAME, self.start_iter)
             metrics = open(self.run_dir / METRICS_NAME, "a" if self.start_iter else "w", encoding="utf-8")
@@ -291,6 +301,7 @@ class Trainer:
             yield from self._eval_events()
         if self.iter == 0 and cfg.sample_every:   # what the untrained model writes
             yield from self._sample_events()
+        self._save_best_if_improved()
 
         train_time = 0.0          # seconds spent in steps (evals and samples excluded)
         timed_time = 0.0          # same, without the first iteration's one-time cost
@@ -334,6 +345,7 @@ class Trainer:
                 return
             # checkpoint after this iteration's samples, so the saved sample RNG has made their draws: a resume
             # from it replays the rest of the run byte for byte
+            self._save_best_if_improved()
             every = cfg.checkpoint_every
             if writes and not at_end and ((every and self.iter % every == 0) or (not every and evaluated)):
                 yield from self._checkpoint_events()
@@ -359,6 +371,9 @@ class Trainer:
     def _eval_events(self) -> Iterator[Event]:
         train_loss, val_loss = self.evaluate()
         self._last_eval_iter = self.iter
+        if math.isfinite(val_loss) and (self.best_val_loss is None or val_loss < self.best_val_loss):
+            self.best_val_loss = val_loss
+            self._eval_improved = True
         yield EvalEvent(iter=self.iter, train_loss=train_loss, val_loss=val_loss)
         verdict = self.doctor.observe_eval(self.iter, train_loss, val_loss)
         if verdict is not None and not self.doctor.stopped:
@@ -387,6 +402,32 @@ class Trainer:
             return
         self._last_checkpoint_iter = self.iter
         yield CheckpointEvent(iter=self.iter, path=str(self.save_checkpoint()))
+
+    def _save_best_if_improved(self) -> None:
+        """best.safetensors when this iteration's eval beat every earlier one (and the weights look sound)."""
+        if not self._eval_improved:
+            return
+        self._eval_improved = False
+        if self._writes and not self.doctor.weights_look_broken():
+            meta = {**self.checkpoint_meta(), "best": {"iter": self.iter, "val_loss": self.best_val_loss}}
+            steps, state = self.engine.get_optimizer_state()
+            checkpoints.save_checkpoint(self.run_dir / BEST_NAME, self.engine.get_params(), steps, state, meta)
+
+    def _restore_best(self) -> None:
+        """A fresh run removes a best.safetensors left by an earlier run in the directory; a resumed run
+        continues from the best val loss recorded in it (if it is not from later than the resume point)."""
+        path = self.run_dir / BEST_NAME
+        if not path.exists():
+            return
+        if self.start_iter:
+            try:
+                best = checkpoints.load_checkpoint(path).meta.get("best") or {}
+                if isinstance(best.get("iter"), int) and best["iter"] <= self.start_iter:
+                    self.best_val_loss = float(best["val_loss"])
+                    return
+            except (CheckpointError, TypeError, ValueError):
+                pass
+        path.unlink(missing_ok=True)
 
     def _kept_checkpoint_note(self) -> str:
         if not self._writes:
