@@ -7,10 +7,8 @@ from __future__ import annotations
 import copy
 import json
 import random
-import signal
 import struct
 from collections import Counter
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -23,24 +21,9 @@ from tinylm.checkpoints.store import CHECKSUM_KEY, _canonical_json, _checksum
 from tinylm.errors import TinyLMError
 from tinylm.training.loop import Trainer
 
+from fuzzing import Hang, time_limit     # tests/fuzzing.py
+
 SECONDS_PER_CASE = 10
-
-
-class Hang(Exception):
-    pass
-
-
-@contextmanager
-def time_limit(seconds: int):
-    def stop(signum, frame):
-        raise Hang()
-    old = signal.signal(signal.SIGALRM, stop)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 @pytest.fixture(scope="module")

@@ -4,36 +4,18 @@ a traceback or a hang. Counts are printed (`pytest -s`)."""
 from __future__ import annotations
 
 import argparse
-import signal
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import fields
 
 import pytest
 
-from tinylm.cli import main as cli_main
 from tinylm.cli.main import build_parser, main
 from tinylm.models.config import ModelConfig
 from tinylm.training.config import DataConfig, OptimConfig, TrainConfig
 
+from fuzzing import Hang, time_limit     # tests/fuzzing.py
+
 BAD = ["", "-1", "0", "nan", "inf", "-inf", "1e309", "abc", "\udcff", "9" * 30, "1.5", " ", "1,000", "[]"]
-
-
-class Hang(Exception):
-    pass
-
-
-@contextmanager
-def time_limit(seconds: int):
-    def stop(signum, frame):
-        raise Hang()
-    old = signal.signal(signal.SIGALRM, stop)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 @pytest.fixture(scope="module")

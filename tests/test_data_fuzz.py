@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 from collections import Counter
-from contextlib import contextmanager
 
 import pytest
 
@@ -17,22 +15,7 @@ from tinylm.training.config import DataConfig
 from tinylm.training.loop import Trainer
 from tinylm.presets import get_preset
 
-
-class Hang(Exception):
-    pass
-
-
-@contextmanager
-def time_limit(seconds: int):
-    def stop(signum, frame):
-        raise Hang()
-    old = signal.signal(signal.SIGALRM, stop)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
+from fuzzing import Hang, time_limit     # tests/fuzzing.py
 
 
 def make_files(root, rng: random.Random) -> dict[str, str]:

@@ -21,6 +21,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_lab(stdout) -> tuple[subprocess.Popen, int]:
+    """`tinylm lab` in its own process, once it answers."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "tinylm", "lab", "--no-browser", "--port", str(port)],
+                              stdout=stdout, stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/info", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    return server, port
+
+
 def children(pid: int) -> list[int]:
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -44,18 +59,9 @@ def alive(pid: int) -> bool:
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
 def test_workers_exit_when_the_server_is_killed():
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "tinylm", "lab", "--no-browser", "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server, port = start_lab(stdout=subprocess.DEVNULL)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if httpx.get(base + "/api/info", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
         run = httpx.post(base + "/api/runs", json={"preset": "microgpt", "steps": 50000, "detail": True}, timeout=10)
         assert run.status_code == 200, run.text
         deadline = time.time() + 60
@@ -84,18 +90,8 @@ def test_workers_exit_when_the_server_is_killed():
 
 @pytest.mark.slow
 def test_ctrl_c_stops_the_server_even_mid_upload():
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "tinylm", "lab", "--no-browser", "--port", str(port)],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    server, port = start_lab(stdout=subprocess.PIPE)
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if httpx.get(base + "/api/info", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
         upload = socket.create_connection(("127.0.0.1", port))   # a client that sends half its upload, then stalls
         upload.sendall(f"POST /api/uploads/text HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: "
                        "application/octet-stream\r\nContent-Length: 4000000\r\n\r\n".encode() + b"abc\n" * 1000)
