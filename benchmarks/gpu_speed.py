@@ -28,7 +28,7 @@ TARGET_MFU = 0.40
 
 
 def model_config():
-    from tinylm.models.config import ModelConfig
+    from tinylm.config import ModelConfig
     # nanoGPT's config/train_shakespeare_char.py without dropout: LayerNorm/Linear without bias, tied head
     return ModelConfig(family="gpt", vocab_size=65, block_size=256, n_embd=384, n_layer=6, n_head=6,
                        norm="layernorm", norm_affine=True, final_norm=True, activation="gelu", bias=False,
@@ -44,7 +44,7 @@ def flops_per_token(cfg) -> float:
 def run_variant(label: str, options: dict, cfg, batches: list, warmup: int) -> dict:
     import torch
 
-    from tinylm.engines.base import OptimConfig
+    from tinylm.config import OptimConfig
     from tinylm.engines.torch_engine import TorchEngine
     from tinylm.models.params import init_params
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -11,6 +12,16 @@ SHARED_DATA = SHARED / "data"
 
 # one BLAS thread: faster for tiny models and steady when tests share the cores
 os.environ["OPENBLAS_NUM_THREADS"] = "1"  # tiny test models: threads only add overhead
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test marked ``torch`` is skipped, with the reason, where PyTorch is not installed."""
+    if importlib.util.find_spec("torch") is not None:
+        return
+    skip = pytest.mark.skip(reason="needs torch (pip install 'tinylm[torch]')")
+    for item in items:
+        if item.get_closest_marker("torch"):
+            item.add_marker(skip)
 
 
 def shared_file(name: str, folder: str = "data") -> Path:

@@ -1,9 +1,12 @@
 """The notebook API: the same loop and events as the CLI."""
 from __future__ import annotations
 
+import pytest
+
 import tinylm
 
 
+@pytest.mark.slow
 def test_train_returns_history_and_samples_and_load_round_trips(tmp_path):
     seen = []
     run = tinylm.train("bigram", steps=120, seed="api", eval_every=40, sample_every=60, run_dir=tmp_path,
@@ -23,6 +26,7 @@ def test_train_returns_history_and_samples_and_load_round_trips(tmp_path):
     assert any(live) and run.sample(3, seed="x") == model.sample(3, seed="x")   # same weights, same stream
 
 
+@pytest.mark.slow
 def test_overrides_reach_the_model_and_data(tmp_path, stream_text_file):
     run = tinylm.train("shakespeare-tiny", steps=3, data=str(stream_text_file), n_layer=1, n_embd=32,
                        block_size=16, batch_size=2, eval_every=0, sample_every=0)

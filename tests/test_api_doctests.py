@@ -12,6 +12,7 @@ import tinylm
 MODULES = ["tinylm.api", "tinylm.api.model", "tinylm.api.run", "tinylm.api.toplevel", "tinylm.api.evaluation"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples_pass(name):
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS, verbose=False)

@@ -16,6 +16,7 @@ def bigram_run():
     return tinylm.train("bigram", steps=200, seed="feat", eval_every=100, sample_every=100, progress=False)
 
 
+@pytest.mark.slow
 def test_train_refuses_to_overwrite_a_run_dir_unless_forced(tmp_path):
     out = tmp_path / "run"
     tinylm.train("bigram", steps=5, seed="a", run_dir=out, progress=False)
@@ -61,6 +62,7 @@ def test_history_has_lr_grad_norm_and_throughput(bigram_run):
     assert h["eval_iter"] == [0, 100, 200] and len(h["val_loss"]) == 3
 
 
+@pytest.mark.slow
 def test_plot_returns_a_figure_for_a_run_and_for_a_run_dir(tmp_path):
     from matplotlib.figure import Figure
 
@@ -133,6 +135,7 @@ def test_cli_sample_keeps_its_default_seed(tmp_path, capsys):
     assert outputs[0].splitlines() == tinylm.load(tmp_path / "r").sample(8, seed="sample")
 
 
+@pytest.mark.slow
 def test_train_more_equals_one_longer_run_byte_for_byte(tmp_path):
     kw = dict(seed="more", eval_every=50, sample_every=50, progress=False)
     run = tinylm.train("bigram", steps=100, run_dir=tmp_path / "a", **kw)
@@ -142,6 +145,7 @@ def test_train_more_equals_one_longer_run_byte_for_byte(tmp_path):
     assert run.history["loss"] == straight.history["loss"] and run.history["iter"] == list(range(1, 151))
 
 
+@pytest.mark.slow
 def test_train_more_continues_an_early_stop_on_its_schedule():
     kw = dict(steps=40, seed="until", eval_every=0, sample_every=0, progress=False)
     run = tinylm.train("microgpt", until=20, **kw)                       # linear decay planned over 40
@@ -154,6 +158,7 @@ def test_train_more_continues_an_early_stop_on_its_schedule():
         run.train_more(0)
 
 
+@pytest.mark.slow
 def test_progress_bar_shows_iter_loss_lr_and_can_be_silenced(capsys):
     tinylm.train("bigram", steps=30, seed="bar", eval_every=15, sample_every=0)
     err = capsys.readouterr().err

@@ -14,6 +14,7 @@ def _text(output) -> str:
     return output.get("data", {}).get("text/plain", "")
 
 
+@pytest.mark.slow
 def test_example_notebook_executes_and_shows_progress_plot_and_results(tmp_path):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")

@@ -138,6 +138,7 @@ def consume(raw: bytes, tmp_path) -> None:
     assert ckpt.step >= 0
 
 
+@pytest.mark.slow
 def test_damaged_and_hostile_checkpoints_never_crash_or_hang(good, tmp_path, capsys):
     rng = random.Random("checkpoint fuzz")
     cases = metadata_cases(good, rng) + tensor_cases(good, rng)

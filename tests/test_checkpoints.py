@@ -17,11 +17,10 @@ import safetensors.numpy
 
 from tinylm.checkpoints import (FORMAT, VERSION, Checkpoint, checkpoint_bytes, load_checkpoint,
                                 save_checkpoint, weights_hash)
+from tinylm.config import ModelConfig, TrainConfig
 from tinylm.errors import CheckpointError
-from tinylm.models.config import ModelConfig
 from tinylm.models.params import init_params, param_specs
 from tinylm.seeding import rng_for, rng_state
-from tinylm.training.config import TrainConfig
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -103,6 +102,7 @@ def test_checkpoint_bytes_equal_file_bytes_and_ignore_dict_order(tmp_path):
     assert load_checkpoint(path.read_bytes()).params.keys() == params.keys()
 
 
+@pytest.mark.slow
 def test_bytes_are_identical_across_processes(tmp_path):
     script = textwrap.dedent("""
         import sys
@@ -175,6 +175,7 @@ def test_failed_write_keeps_previous_checkpoint_and_leaves_no_temp_file(tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.safetensors"]
 
 
+@pytest.mark.slow
 def test_crash_mid_write_never_leaves_a_partial_file_under_the_final_name(tmp_path):
     """A process killed half-way through writing: the old checkpoint is still there, intact."""
     params, steps, state, meta = make_run()

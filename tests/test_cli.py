@@ -16,6 +16,7 @@ def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
                           env=env, timeout=300)
 
 
+@pytest.mark.slow
 def test_train_then_sample_then_info(tmp_path):
     out = tmp_path / "run"
     result = run_cli("train", "--preset", "microgpt", "--steps", "150", "--out", str(out), "--seed", "cli")
@@ -48,6 +49,7 @@ def test_existing_run_directory_is_not_clobbered(tmp_path):
     (["train", "--lr", "-1"], "argument --lr: must be a finite number in (0, 1e+06], got -1"),
     (["sample", "/no/such/run"], "/no/such/run"),
 ])
+@pytest.mark.slow
 def test_bad_input_gives_one_line_error_and_nonzero_exit(tmp_path, args, needle):
     result = run_cli(*args, "--out", str(tmp_path / "r")) if args[0] == "train" else run_cli(*args)
     assert result.returncode == 2
@@ -103,6 +105,7 @@ def test_unexpected_errors_are_one_line_with_a_debug_hint(monkeypatch, capsys):
         main(["--debug", "presets"])
 
 
+@pytest.mark.slow
 def test_directory_as_data_and_binary_data_are_refused(tmp_path):
     binary = tmp_path / "blob.bin"
     binary.write_bytes(bytes(range(256)) * 10)
@@ -112,6 +115,7 @@ def test_directory_as_data_and_binary_data_are_refused(tmp_path):
         assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_diverging_run_exits_nonzero_with_diagnosis(tmp_path):
     result = run_cli("train", "--preset", "mlp", "--lr", "100", "--steps", "200", "--eval-every", "1", "--out", str(tmp_path / "r"))
     assert result.returncode == 3
@@ -120,6 +124,7 @@ def test_diverging_run_exits_nonzero_with_diagnosis(tmp_path):
     assert "Warning" not in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_sample_rejects_bad_temperature(tmp_path):
     out = tmp_path / "run"
     assert main(["train", "--preset", "bigram", "--steps", "5", "--out", str(out), "--quiet"]) == 0
@@ -127,6 +132,7 @@ def test_sample_rejects_bad_temperature(tmp_path):
     assert result.returncode == 2 and "temperature" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_resume_via_cli_matches_straight_run(tmp_path):
     common = ["--preset", "bigram", "--steps", "20", "--seed", "x", "--quiet", "--eval-every", "5"]
     assert main(["train", *common, "--out", str(tmp_path / "a")]) == 0

@@ -9,9 +9,9 @@ from dataclasses import fields
 
 import pytest
 
-from tinylm.cli.main import build_parser, main
-from tinylm.models.config import ModelConfig
-from tinylm.training.config import DataConfig, OptimConfig, TrainConfig
+from tinylm.cli.main import main
+from tinylm.cli.parser import build_parser
+from tinylm.config import DataConfig, ModelConfig, OptimConfig, TrainConfig
 
 from fuzzing import Hang, time_limit     # tests/fuzzing.py
 
@@ -32,6 +32,7 @@ def base_args(command: str, run_dir, tmp) -> list[str]:
             "sample": [str(run_dir), "-n", "2", "--max-new-tokens", "5"],
             "eval": [str(run_dir)], "info": [str(run_dir)], "plot": [str(run_dir), "-o", str(tmp / "p.png")],
             "bench": ["--preset", "bigram", "--steps", "1"], "lab": ["--no-browser"], "presets": [],
+            "gradcheck": ["--preset", "bigram", "--entries", "1"],
             "export": [str(run_dir), "--weights-only", str(tmp / "w.safetensors")]}[command]
 
 

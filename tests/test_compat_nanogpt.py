@@ -18,6 +18,7 @@ from tinylm.presets import apply_overrides, get_preset
 from tinylm.training.loop import CHECKPOINT_NAME, Trainer
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.torch
 nn, F = torch.nn, torch.nn.functional
 
 SMALL = {"n_layer": 2, "n_head": 2, "n_embd": 32, "block_size": 16, "batch_size": 4, "warmup": 5, "steps": 30,
@@ -140,6 +141,7 @@ def test_initial_weights_and_random_stream_equal_nanogpts(bias):
     assert torch.randint(500, (12,)).tolist() == compat._starts(516, 16, 12).tolist()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["numpy", "torch"])
 def test_training_follows_a_nanogpt_loop_step_for_step(stream_text_file, one_torch_thread, engine):
     trainer = small_trainer(stream_text_file, seed="99", engine=engine)
@@ -196,6 +198,7 @@ def test_training_follows_a_nanogpt_loop_step_for_step(stream_text_file, one_tor
     np.testing.assert_allclose(np.array(ours_evals)[:, 1:], np.array(theirs_evals)[:, 1:], rtol=2e-4)
 
 
+@pytest.mark.slow
 def test_compat_run_resumes_byte_for_byte(stream_text_file, tmp_path):
     list(small_trainer(stream_text_file, run_dir=tmp_path / "straight").events())
     p = apply_overrides(get_preset("shakespeare-cpu"), {**SMALL, "data.source": str(stream_text_file),

@@ -29,6 +29,7 @@ def test_every_preset_passes_its_own_checks():
         get_preset(name).train.validate()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["--grad-clip", "nan"], ["--weight-decay", "-1"], ["--set", "optim.beta1=2"]])
 def test_cli_answers_in_one_line(tmp_path, args):
     result = subprocess.run([sys.executable, "-m", "tinylm", "train", "--steps", "2", "--out", str(tmp_path / "r"),

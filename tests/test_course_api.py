@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from tinylm.config import DataConfig
 from tinylm.course import load_course
 from tinylm.data import load_corpus
 from tinylm.lab.app import create_app
 from tinylm.lab.pathologies import PATHOLOGIES, canonical_curve
-from tinylm.training.config import DataConfig
 
 LAB = "http://127.0.0.1:8765"
 
@@ -161,6 +161,7 @@ def test_the_labs_guards_cover_the_course_routes(lab, lessons):
         assert guarded.get("/api/course", headers={"Authorization": "Bearer course-token"}).status_code == 200
 
 
+@pytest.mark.slow
 def test_the_packaged_lessons_are_served_and_every_answer_grades_right():
     course = load_course()
     with TestClient(create_app(), base_url=LAB) as client:
@@ -175,6 +176,7 @@ def test_the_packaged_lessons_are_served_and_every_answer_grades_right():
 
 
 # --- the counting model ------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_bigram_table_counts_every_pair_of_the_training_names(lab):
     reply = lab.get("/api/course/bigram", params={"seed": "lesson-2", "count": 20}).json()
     chars, marker, counts = reply["chars"], reply["marker"], np.array(reply["counts"])
@@ -263,6 +265,7 @@ def test_bad_gradcheck_requests_are_refused(lab, body, needle):
 
 
 # --- graph size --------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_graph_size_of_one_step_plain_vs_fused(lab):
     reply = lab.get("/api/course/graph-size", params={"name": "emma"}).json()
     assert (reply["name"], reply["preset"], reply["params"]) == ("emma", "microgpt", 4192)
@@ -306,6 +309,7 @@ def test_mystery_curves_are_the_recorded_pathologies_under_opaque_ids(lab):
 
 
 # --- the run request's lr ---------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_lr_overrides_the_presets_peak_learning_rate(lab):
     run = lab.post("/api/runs", json={"preset": "microgpt", "seed": "lr", "steps": 3, "lr": 0.5}).json()
     plain = lab.post("/api/runs", json={"preset": "microgpt", "seed": "lr", "steps": 3, "lr": None}).json()

@@ -30,6 +30,7 @@ def steps_logged(run_dir) -> list[tuple[int, float]]:
     return [(e["iter"], e["loss"]) for e in map(json.loads, lines) if e["event"] == "step"]
 
 
+@pytest.mark.slow
 def test_a_crash_right_after_a_checkpoint_on_a_sample_iteration_resumes_byte_identical(tmp_path):
     straight = tmp_path / "straight"
     small_trainer(straight).run()
@@ -101,6 +102,7 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
     assert load_checkpoint(out / CHECKPOINT_NAME).step == last
 
 
+@pytest.mark.slow
 def test_a_full_disk_is_a_clean_error_that_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
     import errno
 
@@ -134,6 +136,7 @@ def test_a_full_disk_is_a_clean_error_that_keeps_the_last_good_checkpoint(tmp_pa
     assert not list(out.glob("*.tmp"))
 
 
+@pytest.mark.slow
 def test_eval_never_reports_a_non_finite_loss(tmp_path):
     import numpy as np
 

@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
+from tinylm.config import DataConfig
 from tinylm.data import Corpus, load_corpus
 from tinylm.errors import DataError
-from tinylm.training.config import DataConfig
 
 DOCS = ["ab", "abcde", "c", "abcdefghij", "ba"]
 
@@ -35,6 +35,7 @@ def test_bundled_names_corpus(names):
     assert names.val_text == "\n".join(names.tokenizer.decode(d) for d in names.val_docs)
 
 
+@pytest.mark.slow
 def test_split_is_deterministic_and_depends_on_seed(names):
     again = load_corpus(DataConfig(source="names"), seed="42")
     other = load_corpus(DataConfig(source="names"), seed="43")

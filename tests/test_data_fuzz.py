@@ -9,11 +9,11 @@ from collections import Counter
 
 import pytest
 
+from tinylm.config import DataConfig
 from tinylm.data import load_corpus
 from tinylm.errors import TinyLMError
-from tinylm.training.config import DataConfig
-from tinylm.training.loop import Trainer
 from tinylm.presets import get_preset
+from tinylm.training.loop import Trainer
 
 from fuzzing import Hang, time_limit     # tests/fuzzing.py
 
@@ -62,6 +62,7 @@ def make_files(root, rng: random.Random) -> dict[str, str]:
     return files
 
 
+@pytest.mark.slow
 def test_bad_data_files_never_crash_or_hang(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TINYLM_MAX_DATA_MB", "2")
     files = make_files(tmp_path, random.Random("data fuzz"))
@@ -110,6 +111,7 @@ def test_a_long_line_is_refused_as_a_document_but_fine_in_a_stream(tmp_path):
     assert load_corpus(DataConfig(source=path, mode="stream"), seed="x").kind == "stream"
 
 
+@pytest.mark.slow
 def test_the_size_cap_can_be_raised(tmp_path, monkeypatch):
     path = tmp_path / "big.txt"
     path.write_text("abc\n" * 600_000)                     # 2.4 MB

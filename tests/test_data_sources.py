@@ -6,9 +6,9 @@ from importlib import resources
 import numpy as np
 import pytest
 
+from tinylm.config import DataConfig
 from tinylm.data import detect_mode, load_corpus, load_text_source, names_text
 from tinylm.errors import ConfigError, DataError
-from tinylm.training.config import DataConfig
 
 
 def test_bundled_names_file_matches_its_provenance_note():

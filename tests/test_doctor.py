@@ -7,6 +7,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 
 import tinylm
 from tinylm.checkpoints import load_checkpoint
@@ -171,6 +172,7 @@ def test_diagnosis_event_serialises_with_the_contract_fields():
 
 
 # --- real runs ------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_default_microgpt_seed_a_raises_no_alarm():
     """Seed 'a' was one of the runs the old end-of-run rules called unstable."""
     run = tinylm.train("microgpt", seed="a", sample_every=0, eval_every=50)
@@ -179,6 +181,7 @@ def test_default_microgpt_seed_a_raises_no_alarm():
     assert run.finished.reason == "finished" and run.diagnosis.message.startswith("healthy: the loss fell")
 
 
+@pytest.mark.slow
 def test_cli_lr10_stops_with_a_diagnosis_and_a_nonzero_exit(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["train", "--preset", "microgpt", "--lr", "10", "--steps", "200", "--out", str(out), "--json"])
@@ -195,12 +198,14 @@ def test_cli_lr10_stops_with_a_diagnosis_and_a_nonzero_exit(tmp_path, capsys):
     assert [e for e in stored if e["event"] == "diagnosis"] == diagnoses
 
 
+@pytest.mark.slow
 def test_cli_rich_mode_prints_the_diagnosis_line(tmp_path, capsys):
     code = main(["train", "--preset", "bigram", "--steps", "60", "--out", str(tmp_path / "r"), "--seed", "doc"])
     assert code == 0
     assert "diagnosis @ 60: healthy: the loss fell from" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_the_checkpoint_after_a_divergence_holds_the_last_good_weights(tmp_path):
     """Warm up to lr 3: the first evaluations are good and checkpointed, then the loss blows up. The
     checkpoint on disk must be the last good one: its weights give exactly that evaluation's loss."""

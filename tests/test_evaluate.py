@@ -18,6 +18,7 @@ def trained(preset: str, run_dir=None, **overrides) -> Trainer:
     return tinylm.train(preset, run_dir=run_dir, **{"sample_every": 0, "eval_every": 0, **overrides}).trainer
 
 
+@pytest.mark.slow
 def test_stream_split_loss_is_the_mean_over_every_window(stream_text_file):
     trainer = trained("shakespeare-tiny", **{"data.source": str(stream_text_file), "n_layer": 1, "n_embd": 32,
                                              "block_size": 16, "batch_size": 4, "steps": 20, "dtype": "float64"})
@@ -31,6 +32,7 @@ def test_stream_split_loss_is_the_mean_over_every_window(stream_text_file):
     assert loss == pytest.approx(expected, rel=1e-12)
 
 
+@pytest.mark.slow
 def test_document_split_loss_weights_each_name_by_its_length():
     trainer = trained("bigram", steps=30, seed="eval", dtype="float64")
     corpus, block = trainer.corpus, trainer.model_cfg.block_size
@@ -45,6 +47,7 @@ def test_document_split_loss_weights_each_name_by_its_length():
     assert loss == pytest.approx(total / count, rel=1e-12)
 
 
+@pytest.mark.slow
 def test_eval_command_rebuilds_the_split_from_the_checkpoint(tmp_path, capsys):
     run = tmp_path / "run"
     trainer = trained("bigram", run_dir=run, steps=40, seed="cli eval")
@@ -58,6 +61,7 @@ def test_eval_command_rebuilds_the_split_from_the_checkpoint(tmp_path, capsys):
     assert tinylm.evaluate(run)["val"]["tokens"] == result["val"]["tokens"]
 
 
+@pytest.mark.slow
 def test_eval_of_a_missing_run_is_one_line_and_nonzero(tmp_path):
     result = run_cli("eval", str(tmp_path / "nope"))
     assert result.returncode != 0

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tinylm.config import ModelConfig
 from tinylm.engines.numpy_engine import NumpyEngine
 from tinylm.errors import ConfigError
-from tinylm.models.config import ModelConfig
 from tinylm.models.params import init_params
 from tinylm.seeding import rng_for
 

@@ -76,6 +76,7 @@ def test_unknown_run_is_404_and_server_keeps_answering(lab):
     assert lab.get("/api/info").status_code == 200
 
 
+@pytest.mark.slow
 def test_run_trains_streams_samples_and_finishes_below_uniform(lab):
     run_id = start(lab, steps=120, sample_every=60)
     summary = wait_until(lab, run_id, lambda s: s["state"] == "finished")
@@ -91,6 +92,7 @@ def test_run_trains_streams_samples_and_finishes_below_uniform(lab):
     assert [d["kind"] for d in events(lab, run_id, "diagnosis")] == ["healthy"]   # the Trainer's, forwarded
 
 
+@pytest.mark.slow
 def test_pause_and_single_steps_keep_the_exact_iter(lab):
     run_id = start(lab, steps=10_000, paused=True)   # long enough that a pause lands mid-run (~2000 it/s)
     wait_until(lab, run_id, lambda s: s["state"] == "paused")
@@ -111,6 +113,7 @@ def test_pause_and_single_steps_keep_the_exact_iter(lab):
     assert lab.get(f"/api/runs/{run_id}").status_code == 404
 
 
+@pytest.mark.slow
 def test_checkpoint_upload_continues_exactly_where_it_left_off(lab):
     run_id = start(lab, steps=60, paused=True, seed="ckpt")
     wait_until(lab, run_id, lambda s: s["state"] == "paused")
@@ -143,6 +146,7 @@ def test_bad_uploads_are_refused_with_readable_messages(lab):
     assert lab.post("/api/runs", json={"resume": "nope"}).status_code == 400
 
 
+@pytest.mark.slow
 def test_uploaded_text_trains(lab):
     text = ("the quick brown fox jumps over the lazy dog. " * 200).encode()
     upload = lab.post("/api/uploads/text", content=text, headers=OCTET).json()
@@ -164,6 +168,7 @@ def run_to_checkpoint(client, run_id, steps):
     return checkpoint.content, events(client, run_id, "step")[-1]["loss"]
 
 
+@pytest.mark.slow
 def test_checkpoint_of_an_uploaded_text_run_resumes_exactly(lab):
     text = "\n".join(f"{a}{b}{c}" for a in "abcdef" for b in "aeiou" for c in "lmnrst") + "\n"
     upload = lab.post("/api/uploads/text", content=text.encode(), headers=OCTET).json()
@@ -194,6 +199,7 @@ def test_checkpoint_of_an_uploaded_text_run_resumes_exactly(lab):
         assert events(fresh, again, "step")[-1]["loss"] == uninterrupted
 
 
+@pytest.mark.slow
 def test_a_checkpoint_naming_a_local_file_never_makes_the_server_read_it(lab, tmp_path):
     from tinylm.checkpoints import checkpoint_bytes, load_checkpoint
     run_id = start(lab, preset="bigram", steps=20, paused=True)
@@ -209,6 +215,7 @@ def test_a_checkpoint_naming_a_local_file_never_makes_the_server_read_it(lab, tm
     assert "does not open" in refused.json()["error"]
 
 
+@pytest.mark.slow
 def test_queries_sandbox_and_inspector(lab):
     run_id = start(lab, steps=50, sample_every=0)
     wait_until(lab, run_id, lambda s: s["state"] == "finished")
@@ -228,6 +235,7 @@ def test_queries_sandbox_and_inspector(lab):
         assert row["m_hat"] == pytest.approx(row["m"] / (1 - 0.85 ** 51))
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_hashes_and_other_seed_differs(lab):
     ids = [start(lab, steps=30, sample_every=0, seed=seed) for seed in ("twin", "twin")]
     for run_id in ids:
@@ -241,6 +249,7 @@ def test_same_seed_gives_identical_hashes_and_other_seed_differs(lab):
     assert [s["loss"] for s in events(lab, other, "step")] != curves[0]
 
 
+@pytest.mark.slow
 def test_pathology_lr10_is_diagnosed_as_diverged(lab):
     run_id = start(lab, pathology="lr-10")
     wait_until(lab, run_id, lambda s: s["state"] == "finished", timeout=60)
@@ -264,6 +273,7 @@ def test_recorded_pathology_curves_match_their_presets(name):
         assert len(curve["loss"]) == curve["steps"]
 
 
+@pytest.mark.slow
 def test_cycle_detail_describes_the_real_step(lab):
     run_id = start(lab, steps=50, paused=True, detail=True)
     wait_until(lab, run_id, lambda s: s["state"] == "paused")
@@ -279,6 +289,7 @@ def test_cycle_detail_describes_the_real_step(lab):
         assert detail["example"]["m_hat"] == pytest.approx(detail["example"]["m"] / (1 - 0.85 ** detail["t"]))
 
 
+@pytest.mark.slow
 def test_cap_queues_runs_beyond_it_and_says_why():
     app = create_app(max_active=1)
     with TestClient(app, base_url=LAB) as client:
@@ -299,6 +310,7 @@ def test_cap_queues_runs_beyond_it_and_says_why():
         assert client.get(f"/api/runs/{third}").json()["state"] in ("starting", "running")
 
 
+@pytest.mark.slow
 def test_unwatched_runs_are_cleaned_up():
     app = create_app(orphan_timeout=0.5)
     with TestClient(app, base_url=LAB) as client:
@@ -330,6 +342,7 @@ def command(client, run_id, cmd, **fields):
     return response.json()
 
 
+@pytest.mark.slow
 def test_bad_speeds_are_refused_with_one_line_errors(lab):
     run_id = start(lab, steps=20, paused=True)
     for body, needle in [({"cmd": "speed"}, "needs n"), ({"cmd": "speed", "n": 0}, "between 1 and 100"),
@@ -340,6 +353,7 @@ def test_bad_speeds_are_refused_with_one_line_errors(lab):
     assert refused.status_code == 400 and "speed must be between 1 and 100" in refused.json()["error"]
 
 
+@pytest.mark.slow
 def test_speed_paces_a_run_and_changes_live(lab):
     run_id = start(lab, steps=400, sample_every=0, speed=1)     # speed 1: at most 2 steps per second
     begun = wait_until(lab, run_id, lambda s: s["state"] == "running" and s["iter"] >= 1)
@@ -355,6 +369,7 @@ def test_speed_paces_a_run_and_changes_live(lab):
     assert all(b["wall"] >= a["wall"] for a, b in zip(steps, steps[1:]))   # the run clock the page shows
 
 
+@pytest.mark.slow
 def test_paused_runs_release_their_slots(lab):
     first, second = (start(lab, steps=50_000, paused=True, seed=s) for s in ("a", "b"))
     for run_id in (first, second):
@@ -367,6 +382,7 @@ def test_paused_runs_release_their_slots(lab):
     assert lab.post(f"/api/runs/{first}/query", json={"q": "hash"}).json()["iter"] == 2
 
 
+@pytest.mark.slow
 def test_resume_while_the_slots_are_full_waits_then_resumes_by_itself(lab):
     busy = [start(lab, steps=50_000, speed=50, seed=s, label=f"busy {s}") for s in ("a", "b")]
     for run_id in busy:
@@ -391,6 +407,7 @@ def test_resume_while_the_slots_are_full_waits_then_resumes_by_itself(lab):
     assert states.index("waiting") < last_running            # its page saw it wait, then train
 
 
+@pytest.mark.slow
 def test_a_run_whose_page_leaves_frees_its_slot_and_carries_on_when_the_page_comes_back():
     import httpx
 
@@ -419,6 +436,7 @@ def test_a_run_whose_page_leaves_frees_its_slot_and_carries_on_when_the_page_com
         assert steps == list(range(1, len(steps) + 1))                           # and training went on, exactly
 
 
+@pytest.mark.slow
 def test_a_full_lab_makes_room_by_closing_the_longest_unwatched_idle_run():
     app = create_app(max_runs=2)
     with TestClient(app, base_url=LAB) as client:
@@ -435,6 +453,7 @@ def test_a_full_lab_makes_room_by_closing_the_longest_unwatched_idle_run():
         assert refused.status_code == 429 and "reset one first" in refused.json()["error"]
 
 
+@pytest.mark.slow
 def test_a_long_run_keeps_a_bounded_history_with_every_eval_and_a_thinned_loss_curve():
     from tinylm.lab.protocol import RunRequest
     from tinylm.lab.runs import HISTORY_LIMIT, Run, RunRegistry
@@ -457,6 +476,7 @@ def test_a_long_run_keeps_a_bounded_history_with_every_eval_and_a_thinned_loss_c
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
 
 
+@pytest.mark.slow
 def test_the_detail_query_answers_with_plain_json(lab):
     run_id = lab.post("/api/runs", json={"preset": "microgpt", "steps": 5, "paused": True}).json()["id"]
     deadline = time.time() + 60

@@ -7,6 +7,7 @@ import random
 import time
 from collections import Counter
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tinylm.lab.app import create_app
@@ -27,6 +28,7 @@ TYPES = ["application/json", "text/plain", "application/octet-stream", "multipar
 FOREIGN = [{"Origin": "http://evil.example.com"}, {"Sec-Fetch-Site": "cross-site"}, {"Host": "evil.example.com"}]
 
 
+@pytest.mark.slow
 def test_no_request_gets_a_server_error_and_no_foreign_one_changes_state(capsys):
     rng = random.Random("lab fuzz")
     outcomes: Counter = Counter()

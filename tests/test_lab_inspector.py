@@ -1,6 +1,6 @@
 """The lab's one-update inspector predicts exactly the update the training code applies.
 
-The inspector does not re-derive the optimizer: it runs training.optim's own per-parameter update on
+The inspector does not re-derive the optimizer: it runs the engines' own optimizer step (engines.optim) on
 copies of the live state, with the engines' decay set. On names-gpt (AdamW, weight decay 0.01) the norm
 gains and biases are not decayed and the matrices are, so a copy of Adam that decays everything would be
 off by lr*wd*p on a norm gain; here the predicted and the applied update must agree to float rounding.
@@ -12,12 +12,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from tinylm.engines.base import OptimConfig
+from tinylm.config import OptimConfig
+from tinylm.engines.optim import NumpyOptimizer, preview_step
 from tinylm.lab.introspect import inspect_update
 from tinylm.models.params import decay_names
 from tinylm.presets import get_preset
 from tinylm.training.loop import Trainer
-from tinylm.training.optim import NumpyOptimizer, preview_update
 
 
 @pytest.fixture(scope="module")
@@ -55,24 +55,28 @@ def test_predicted_delta_is_the_applied_delta_on_names_gpt(names_gpt, param):
             assert abs(wrongly_decayed - applied) > 100 * abs(row["delta"] - applied)
 
 
-def test_preview_update_is_the_optimizer_step_bit_for_bit():
+def test_preview_step_is_the_optimizer_update_bit_for_bit_and_changes_nothing():
     rng = np.random.default_rng(3)
-    for cfg in (OptimConfig(name="adamw", weight_decay=0.1, beta1=0.85), OptimConfig(name="adam"),
+    for cfg in (OptimConfig(name="adamw", weight_decay=0.1, beta1=0.85), OptimConfig(name="adam", grad_clip=0.5),
                 OptimConfig(name="sgd", momentum=0.9), OptimConfig(name="sgd")):
         params = {"w": rng.standard_normal((4, 3)).astype(np.float32), "b": rng.standard_normal(3).astype(np.float32)}
         opt = NumpyOptimizer(params, cfg, {"w"})
         for _ in range(3):
-            opt.step({k: rng.standard_normal(v.shape).astype(np.float32) for k, v in params.items()}, lr=0.01)
+            opt.update({k: rng.standard_normal(v.shape).astype(np.float32) for k, v in params.items()}, lr=0.01)
         grads = {k: rng.standard_normal(v.shape).astype(np.float32) for k, v in params.items()}
+        grads_before = {k: v.copy() for k, v in grads.items()}
         steps, state = opt.get_state()
-        previews = {}
-        for name in params:
-            slots = {key: state[f"{key}.{name}"] for key in ("m", "v", "buf") if f"{key}.{name}" in state}
-            previews[name] = preview_update(params[name], grads[name], slots, steps, 0.02, cfg, name in opt.decay)
+        preview = preview_step(params, grads, steps, state, 0.02, cfg, {"w"})
         before = {k: v.copy() for k, v in params.items()}
-        opt.step(grads, lr=0.02)
-        for name, preview in previews.items():
-            assert preview.new.tobytes() == params[name].tobytes(), (cfg.name, name)
+        assert all(np.array_equal(grads[k], grads_before[k]) for k in grads)          # the preview's own copies
+        assert opt.get_state()[0] == steps and all(np.array_equal(before[k], params[k]) for k in params)
+        norm = opt.update(grads, lr=0.02)
+        assert preview.t == steps + 1 and preview.grad_norm == norm
+        assert (preview.clip_scale < 1.0) == (cfg.grad_clip > 0)                   # clipping was exercised
+        for name in params:
+            assert preview.params[name].tobytes() == params[name].tobytes(), (cfg.name, name)
+            assert preview.grads[name].tobytes() == grads[name].tobytes()          # as clipped by the step
             assert not np.array_equal(before[name], params[name])
-            for key, slot in preview.slots.items():
-                assert slot.tobytes() == opt.state[f"{key}.{name}"].tobytes()
+        assert set(preview.state) == set(opt.state)
+        for key, slot in preview.state.items():
+            assert slot.tobytes() == opt.state[key].tobytes()

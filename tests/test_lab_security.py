@@ -23,6 +23,7 @@ def open_runs(client) -> int:
     return len(client.registry.runs)
 
 
+@pytest.mark.slow
 def test_same_origin_page_requests_work(lab):
     assert lab.get("/").status_code == 200
     assert lab.get("/api/info").status_code == 200
@@ -48,6 +49,7 @@ def test_text_plain_csrf_cannot_start_a_run(lab):
     assert open_runs(lab) == 0
 
 
+@pytest.mark.slow
 def test_cross_site_uploads_commands_and_deletes_are_refused(lab):
     run_id = lab.post("/api/runs", json=RUN).json()["id"]
     evil = {"Origin": "http://evil.example.com"}

@@ -59,6 +59,7 @@ def test_local_copy_is_checked(makemore_path, tmp_path, monkeypatch):
         ensure_makemore_names()
 
 
+@pytest.mark.slow
 def test_offline_cli_run_is_one_line_naming_the_variable(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TINYLM_CACHE": str(tmp_path / "cache"),
            "TINYLM_NAMES_MAKEMORE_URL": "http://127.0.0.1:9/names.txt"}

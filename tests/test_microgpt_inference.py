@@ -49,6 +49,7 @@ def check_retrace(trainer: Trainer, losses: list[float]) -> list[str]:
     return names
 
 
+@pytest.mark.slow
 def test_numpy_engine_retraces_microgpt_losses_and_names(makemore):
     trainer, losses = full_run("numpy")
     names = check_retrace(trainer, losses)
@@ -63,6 +64,7 @@ def test_scalar_engine_retraces_microgpt_losses_and_names(makemore):
     check_retrace(*full_run("scalar"))
 
 
+@pytest.mark.slow
 def test_cli_prints_the_inference_as_microgpt_does(makemore, tmp_path, capsys):
     assert main(["train", "--compat", "microgpt", "--steps", "20", "--quiet", "--out", str(tmp_path / "r")]) == 0
     out = capsys.readouterr().out.splitlines()

@@ -6,15 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinylm.engines import OptimConfig, engine_class
+from tinylm.config import ModelConfig, OptimConfig
+from tinylm.engines import engine_class
+from tinylm.engines.gradcheck import numerical_grad, pick_entries, relative_error
 from tinylm.engines.numpy_engine import NumpyEngine
-from tinylm.engines.numpy_engine.gradcheck import numerical_grad, pick_entries, relative_error
+from tinylm.engines.optim import global_norm
 from tinylm.errors import ConfigError, DataError, TinyLMError
-from tinylm.models.config import ModelConfig
 from tinylm.models.params import init_params, param_specs
 from tinylm.presets import get_preset
 from tinylm.seeding import rng_for
-from tinylm.training.optim import global_norm
 
 from conftest import shared_file
 
@@ -64,6 +64,7 @@ def batch(cfg: ModelConfig, B: int = 2, T: int | None = None, seed: int = 0, pad
     return x, y
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_gradients_match_finite_differences(name):
     cfg = ModelConfig(**{**CONFIGS[name], "init_std": 0.5})

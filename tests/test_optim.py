@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from tinylm.engines.base import OptimConfig
+from tinylm.config import OptimConfig
+from tinylm.engines.optim import NumpyOptimizer, clip_grads_, global_norm
 from tinylm.errors import ConfigError
-from tinylm.training.optim import NumpyOptimizer, clip_grads_, global_norm
 
 
 def reference_adam(p, grads, lr, b1, b2, eps, wd=0.0, decay=True):

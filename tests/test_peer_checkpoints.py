@@ -20,6 +20,7 @@ def run_dir(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_best_checkpoint_holds_the_lowest_val_loss(run_dir):
     evals = _evals(run_dir)
     assert len(evals) == 4                           # iters 0, 40, 80, 120
@@ -50,6 +51,7 @@ def _configs():
     return preset.model, preset.train
 
 
+@pytest.mark.slow
 def test_a_fresh_run_in_the_same_directory_drops_an_old_best(tmp_path):
     path = tmp_path / "run"
     _train(path)

@@ -6,8 +6,8 @@ import pytest
 import tinylm
 from tinylm.checkpoints import load_checkpoint
 from tinylm.cli.main import main
+from tinylm.config import DataConfig
 from tinylm.data import load_corpus
-from tinylm.training.config import DataConfig
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +23,7 @@ def _one_error(capsys) -> str:
     return err[0]
 
 
+@pytest.mark.slow
 def test_sample_novelty_marks_each_name_against_the_split(names_run, capsys):
     assert main(["sample", str(names_run), "-n", "40", "--seed", "nov", "--temperature", "0.6", "--novelty"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -63,6 +64,7 @@ def test_prompt_file(names_run, tmp_path, capsys):
         assert words in _one_error(capsys)
 
 
+@pytest.mark.slow
 def test_train_config_file_with_command_line_overrides(tmp_path, capsys):
     config = tmp_path / "my.toml"
     config.write_text('preset = "bigram"\n[train]\nsteps = 30\nseed = "toml"\neval_every = 10\n'
@@ -95,6 +97,7 @@ def test_config_file_mistakes_are_one_line_errors(tmp_path, capsys, text, words)
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_tensorboard_logs_the_scalars(tmp_path, capsys):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

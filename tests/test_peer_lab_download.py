@@ -19,6 +19,7 @@ def lab():
         yield client
 
 
+@pytest.mark.slow
 def test_download_full_or_weights_only(lab):
     run_id = lab.post("/api/runs", json={"preset": "microgpt", "steps": 30, "seed": "dl", "sample_every": 0}).json()["id"]
     deadline = time.monotonic() + 60

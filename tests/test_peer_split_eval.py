@@ -7,10 +7,10 @@ import pytest
 
 import tinylm
 from tinylm.cli.main import main
+from tinylm.config import DataConfig
 from tinylm.data import Corpus, load_corpus
 from tinylm.data.load import n_test_documents
 from tinylm.errors import DataError
-from tinylm.training.config import DataConfig
 
 # tinylm.train("microgpt", steps=50, seed="x").history["loss"], recorded with the code from before the test
 # split existed (git e266b67): carving the test split out of val must not move a single training loss.
@@ -27,6 +27,7 @@ def test_names_get_a_1000_name_test_split_carved_from_the_held_out_part():
     assert n_test_documents(40, 4) == 2 and n_test_documents(2, 1) == 0
 
 
+@pytest.mark.slow
 def test_training_losses_are_byte_identical_to_before_the_test_split():
     run = tinylm.train("microgpt", steps=50, seed="x", progress=False)
     with open(__file__.replace("test_peer_split_eval.py", "data/peer_microgpt_x_losses.json")) as f:
@@ -41,6 +42,7 @@ def test_stream_corpora_say_they_have_no_test_split(stream_text_file):
         next(corpus.split_batches("test", 4, 8))
 
 
+@pytest.mark.slow
 def test_eval_split_test_and_all(tmp_path, capsys):
     run_dir = tmp_path / "run"
     tinylm.train("bigram", steps=60, seed="e", run_dir=run_dir, progress=False)

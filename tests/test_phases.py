@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from conftest import shared_file
+from tinylm.config import DataConfig
 from tinylm.data import load_corpus
 from tinylm.data.profile import is_speaker_line, words_of
 from tinylm.presets import apply_overrides, get_preset
-from tinylm.training.config import DataConfig
 from tinylm.training.loop import CHECKPOINT_NAME, Trainer
 from tinylm.training.phases import (DOCUMENT_PHASES, STREAM_PHASES, SampleStats, measure, phase_for)
 
@@ -59,6 +59,7 @@ def test_shakespeare_profile_knows_its_words_and_its_speaker_lines(shakespeare):
     assert profile.letter_entropy < profile.uniform_surprisal
 
 
+@pytest.mark.slow
 def test_names_profile_threshold_admits_most_real_names_and_few_random_strings(names):
     profile, tok = names.profile, names.tokenizer
     held_out = names.val_text.split("\n")
@@ -136,6 +137,7 @@ def test_real_names_are_name_shaped_words(names):
     assert phase_for(stats, good_loss(names), names.entropies, names.profile) == "name-shaped words"
 
 
+@pytest.mark.slow
 def test_names_ladder_from_random_letters_to_name_like_pieces(names):
     letters = names.tokenizer.chars
     rng = np.random.default_rng(0)
@@ -204,6 +206,7 @@ def test_shakespeare_tiny_run_reads_random_then_character_frequency_then_short_w
     assert order == sorted(order)                      # it never steps back
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset,final", [("microgpt", "name-like pieces"), ("names-gpt", "name-shaped words")])
 def test_names_runs_climb_to_labels_that_fit_the_model(preset, final):
     fixture = json.loads((DATA / f"phase_samples_{preset}.json").read_text(encoding="utf-8"))
@@ -223,6 +226,7 @@ def tiny_stream(stream_text_file, run_dir=None, stop_at=None, **overrides):
     return Trainer(p.model, p.train, preset=p.name, run_dir=run_dir, stop_at=stop_at)
 
 
+@pytest.mark.slow
 def test_iter_0_gets_a_sample_labelled_random_and_its_phase_event(stream_text_file):
     events = list(tiny_stream(stream_text_file, steps=4, eval_every=2, sample_every=2).events())
     samples = [e for e in events if e.kind == "sample"]
@@ -242,6 +246,7 @@ def test_names_iter_0_sample_is_random_letters():
     assert [e.iter for e in events if e.kind == "eval"][0] == 0   # the label weighs a current val loss
 
 
+@pytest.mark.slow
 def test_sampling_and_labelling_do_not_change_the_training_trajectory(stream_text_file):
     runs = [tiny_stream(stream_text_file, steps=6, eval_every=3, sample_every=every) for every in (0, 2)]
     for trainer in runs:
@@ -250,6 +255,7 @@ def test_sampling_and_labelling_do_not_change_the_training_trajectory(stream_tex
     assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_resume_continues_the_labels_exactly(tmp_path, stream_text_file):
     overrides = dict(steps=12, eval_every=4, sample_every=4)
     straight = list(tiny_stream(stream_text_file, tmp_path / "straight", **overrides).events())

@@ -7,13 +7,12 @@ import random
 import numpy as np
 import pytest
 
+from tinylm.config import ModelConfig, SampleConfig
 from tinylm.data import CharTokenizer
 from tinylm.engines.base import Decoder
 from tinylm.errors import ConfigError, TinyLMError, TokenizerError
-from tinylm.models.config import ModelConfig
 from tinylm.models.params import init_params
-from tinylm.sampling import (SampleConfig, draw_tokens, generate, generate_stream, next_token_probs,
-                             start_tokens)
+from tinylm.sampling import draw_tokens, generate, generate_stream, next_token_probs, start_tokens
 from tinylm.seeding import rng_for
 
 
@@ -199,6 +198,7 @@ def test_max_new_tokens_counts_the_closing_bos():
     assert generate(chain_engine(), NAMES_TOK, cfg=SampleConfig(greedy=True, max_new_tokens=1), rng=None) == ["a"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("temperature, top_k", [(1.0, 0), (0.5, 0), (2.0, 0), (1.0, 2)])
 def test_parallel_rows_sample_the_model_distribution(temperature, top_k):
     """20,000 rows decoded at once: the first characters follow softmax(table[BOS] / T) (top-k)."""

@@ -9,11 +9,10 @@ import warnings
 import numpy as np
 import pytest
 
+from tinylm.config import ModelConfig, OptimConfig
 from tinylm.engines import engine_class
-from tinylm.engines.base import OptimConfig
 from tinylm.engines.scalar_engine import ScalarEngine
 from tinylm.errors import CheckpointError, ConfigError, DataError
-from tinylm.models.config import ModelConfig
 from tinylm.models.params import init_params
 from tinylm.seeding import rng_for
 
@@ -63,6 +62,7 @@ def assert_close(actual, expected, rtol=1e-9, floor=1e-12):
     assert np.abs(actual - expected).max() <= rtol * scale
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["fused", "plain"])
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_loss_and_gradients_equal_numpy_engine(name, mode):
@@ -85,6 +85,7 @@ def test_loss_and_gradients_equal_numpy_engine(name, mode):
 
 @pytest.mark.parametrize("name", ["mlp-context3-tanh-bias", "gpt-layernorm-affine-bias-tied",
                                   "gpt-rmsnorm-affine-gelu-bias"])
+@pytest.mark.slow
 def test_gradients_match_finite_differences(name):
     cfg = CONFIGS[name]
     params = random_params(cfg)
@@ -132,6 +133,7 @@ def test_train_steps_follow_numpy_engine(name):
     assert steps == ref_steps == 3 and set(state) == set(ref_state)
 
 
+@pytest.mark.slow
 def test_training_is_deterministic_and_lowers_the_loss():
     cfg = CONFIGS["gpt-rmsnorm-microgpt"]
     runs = []
@@ -215,6 +217,7 @@ def test_decoder_slides_its_window_past_block_size():
 
 # --- graph introspection ------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_step_stats_report_graph_size_and_modes_differ():
     cfg = CONFIGS["gpt-rmsnorm-microgpt"]
     stats = {}
@@ -298,7 +301,7 @@ def test_bad_options_and_inputs_raise_one_line_errors():
 def test_sampling_with_the_scalar_engine_draws_what_the_numpy_engine_draws():
     numpy_engine = pytest.importorskip("tinylm.engines.numpy_engine").NumpyEngine
     from tinylm.data.tokenizer import CharTokenizer
-    from tinylm.sampling.config import SampleConfig
+    from tinylm.config import SampleConfig
     from tinylm.sampling.generate import generate
 
     tokenizer = CharTokenizer("abcdef", bos=True)

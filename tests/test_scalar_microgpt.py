@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 
 from tinylm.compat.microgpt import MicrogptCompat
-from tinylm.engines.base import OptimConfig
+from tinylm.config import ModelConfig, OptimConfig
+from tinylm.engines.optim import NumpyOptimizer
 from tinylm.engines.scalar_engine import ScalarEngine
 from tinylm.errors import ConfigError
-from tinylm.models.config import ModelConfig
 from tinylm.presets import get_preset
-from tinylm.training.optim import NumpyOptimizer
 
 from conftest import shared_file
 
@@ -74,6 +73,7 @@ def test_compat_rejects_models_microgpt_cannot_express():
         compat.init_params(ModelConfig(family="gpt", tie_weights=True))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode,steps", [("fused", 100), ("plain", 10)])
 def test_first_steps_match_microgpt_reference_losses(mode, steps):
     docs = load_docs()
@@ -93,6 +93,7 @@ def test_first_steps_match_microgpt_reference_losses(mode, steps):
     assert losses == [reference[step + 1] for step in range(steps)]
 
 
+@pytest.mark.slow
 def test_trainer_in_microgpt_compat_mode_reproduces_reference_losses():
     """The whole pipeline: Trainer(compat="microgpt") with the scalar engine, losses from its events."""
     from tinylm.training.events import StepEvent
@@ -111,6 +112,7 @@ def test_trainer_in_microgpt_compat_mode_reproduces_reference_losses():
     assert trainer.finished.reason == "stopped"
 
 
+@pytest.mark.slow
 def test_numeric_seed_strings_seed_the_replayed_stream(monkeypatch):
     from tinylm.presets import apply_overrides, get_preset
     from tinylm.training.loop import Trainer

@@ -49,6 +49,7 @@ def test_batch_larger_than_the_training_data_warns(tmp_path, stream_text_file):
     assert stream.startswith("batch_size 1024 x block_size 64 = 65,536 tokens is more than the training data")
 
 
+@pytest.mark.slow
 def test_presets_as_they_are_raise_no_false_alarm():
     for name, preset in PRESETS.items():
         if preset.train.data.source != "names":
@@ -62,6 +63,7 @@ def test_notebook_api_warns_too():
         tinylm.train("bigram", steps=20, warmup=50, eval_every=10, sample_every=10, progress=False)
 
 
+@pytest.mark.slow
 def test_cli_prints_each_warning_on_one_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "tinylm", "train", "--preset", "bigram", "--steps", "30",
                              "--warmup", "100", "--quiet", "--out", str(tmp_path / "r")],

@@ -13,9 +13,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from tinylm.config import ModelConfig, OptimConfig  # noqa: E402
 from tinylm.engines import engine_class  # noqa: E402
-from tinylm.engines.base import OptimConfig  # noqa: E402
-from tinylm.models.config import ModelConfig  # noqa: E402
 from tinylm.models.params import init_params  # noqa: E402
 
 CFG = dict(family="gpt", vocab_size=9, block_size=8, n_embd=16, n_head=2, n_layer=2, norm="layernorm",
@@ -28,8 +27,7 @@ WORKER = textwrap.dedent("""
     import json, sys
     import numpy as np
     from tinylm.engines import engine_class
-    from tinylm.engines.base import OptimConfig
-    from tinylm.models.config import ModelConfig
+    from tinylm.config import ModelConfig, OptimConfig
     from tinylm.models.params import init_params
 
     cfg_dict, opt_dict, dtypes, out = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -70,7 +68,7 @@ BATCHES = textwrap.dedent("""
 """)
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("one_torch_thread")]
 
 
 def torchrun(tmp_path: Path) -> None:

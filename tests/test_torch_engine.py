@@ -10,12 +10,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from tinylm.config import ModelConfig, OptimConfig  # noqa: E402
 from tinylm.engines import engine_class  # noqa: E402
-from tinylm.engines.base import OptimConfig  # noqa: E402
+from tinylm.engines.optim import NumpyOptimizer, clip_grads_, global_norm  # noqa: E402
 from tinylm.errors import ConfigError, DataError, EngineUnavailable  # noqa: E402
-from tinylm.models.config import ModelConfig  # noqa: E402
 from tinylm.models.params import decay_names, init_params  # noqa: E402
-from tinylm.training.optim import NumpyOptimizer, clip_grads_, global_norm  # noqa: E402
 
 TorchEngine = engine_class("torch")
 
@@ -42,7 +41,7 @@ CONFIGS = {
 }
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("one_torch_thread")]
 
 
 def make_params(cfg: ModelConfig, seed: int = 0) -> dict[str, np.ndarray]:
@@ -67,6 +66,7 @@ def make_batch(cfg: ModelConfig, B: int = 3, T: int = 6, seed: int = 1) -> tuple
 FD_CASES = [(name, True) for name in CONFIGS] + [(n, False) for n, c in CONFIGS.items() if c.family == "gpt"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,sdpa", FD_CASES)
 def test_gradients_match_finite_differences(name, sdpa):
     cfg = CONFIGS[name]
@@ -158,6 +158,7 @@ OPTIMS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("opt_name", list(OPTIMS))
 def test_torch_optimizers_follow_numpy_formulas(opt_name):
     cfg = CONFIGS["gpt-layernorm"]
@@ -298,8 +299,9 @@ def test_state_dict_keys_are_the_parameter_names():
         assert sorted(engine.model.state_dict()) == sorted(make_params(cfg))
 
 
+@pytest.mark.slow
 def test_importing_tinylm_does_not_import_torch():
-    code = ("import sys, tinylm, tinylm.engines, tinylm.models.params, tinylm.training.optim; "
+    code = ("import sys, tinylm, tinylm.engines, tinylm.models.params, tinylm.engines.optim; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

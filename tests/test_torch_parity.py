@@ -7,9 +7,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from tinylm.config import ModelConfig, OptimConfig  # noqa: E402
 from tinylm.engines import engine_class  # noqa: E402
-from tinylm.engines.base import OptimConfig  # noqa: E402
-from tinylm.models.config import ModelConfig  # noqa: E402
 from tinylm.models.params import init_params  # noqa: E402
 
 try:
@@ -17,6 +16,7 @@ try:
 except Exception as err:  # the numpy engine is written concurrently; run once it imports
     pytest.skip(f"numpy engine not importable yet: {err}", allow_module_level=True)
 TorchEngine = engine_class("torch")
+ScalarEngine = engine_class("scalar")
 
 V = 11
 MODELS = {
@@ -39,7 +39,7 @@ MODELS = {
 }
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("one_torch_thread")]
 
 
 def config(name: str) -> ModelConfig:
@@ -114,6 +114,54 @@ def test_one_optimizer_step_gives_the_same_weights(name, opt):
     ref_params = ref.get_params()
     for pname, value in eng.get_params().items():
         assert_close(value, ref_params[pname], f"{name} {pname}")
+
+
+SEVERAL_STEPS = {
+    "sgd": OptimConfig(name="sgd", lr=0.5),
+    "sgd-momentum": OptimConfig(name="sgd", lr=0.1, momentum=0.9),
+    "sgd-momentum-clip": OptimConfig(name="sgd", lr=0.1, momentum=0.8, grad_clip=0.05),
+    "adam": OptimConfig(name="adam", lr=0.02, beta1=0.85, beta2=0.99, weight_decay=0.3),   # adam ignores wd
+    "adamw": OptimConfig(name="adamw", lr=0.02, beta1=0.9, beta2=0.95, weight_decay=0.2),
+    "adamw-clip": OptimConfig(name="adamw", lr=0.02, weight_decay=0.1, grad_clip=0.05),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("opt_name", list(SEVERAL_STEPS))
+@pytest.mark.parametrize("name", ["mlp-context3", "gpt-layernorm-bias"])
+def test_several_steps_of_every_optimizer_agree_on_every_engine(name, opt_name):
+    """Five steps at a changing lr: the torch engine's torch.optim and the scalar engine (engines.optim, like
+    the numpy engine) give the numpy engine's weights, gradient norms and optimizer state after every step."""
+    opt = SEVERAL_STEPS[opt_name]
+    cfg = config(name)
+    engines = [cls(cfg, params_for(cfg), dtype="float64") for cls in (NumpyEngine, TorchEngine, ScalarEngine)]
+    for engine in engines:
+        engine.configure_optimizer(opt)
+    ref, others = engines[0], engines[1:]
+    clipped = 0
+    for step in range(5):
+        x, y = batch(cfg, seed=20 + step)
+        lr = opt.lr * (1.0 - step / 10)
+        ref_stats = ref.train_step(x, y, lr)
+        clipped += opt.grad_clip > 0 and ref_stats.grad_norm > opt.grad_clip
+        ref_params, (ref_steps, ref_state) = ref.get_params(), ref.get_optimizer_state()
+        for engine in others:
+            stats = engine.train_step(x, y, lr)
+            assert stats.loss == pytest.approx(ref_stats.loss, rel=1e-9)
+            assert stats.grad_norm == pytest.approx(ref_stats.grad_norm, rel=1e-9)
+            for pname, value in engine.get_params().items():
+                assert_close(value, ref_params[pname], f"{engine.name} step {step} {pname}")
+            steps, state = engine.get_optimizer_state()
+            assert steps == ref_steps == step + 1 and set(state) == set(ref_state)
+            for key, value in state.items():
+                assert_close(value, ref_state[key], f"{engine.name} step {step} {key}", rtol=1e-8)
+    assert clipped == (5 if opt.grad_clip else 0)       # clipping acted on every step where it is on
+    if opt.name == "adamw":     # the decay acted: the same run without it ends elsewhere
+        plain = NumpyEngine(cfg, params_for(cfg), dtype="float64")
+        plain.configure_optimizer(OptimConfig(**{**opt.__dict__, "weight_decay": 0.0}))
+        for step in range(5):
+            plain.train_step(*batch(cfg, seed=20 + step), opt.lr * (1.0 - step / 10))
+        assert np.abs(plain.get_params()["wte"] - ref.get_params()["wte"]).max() > 1e-6
 
 
 @pytest.mark.parametrize("opt", [

@@ -18,6 +18,7 @@ def make(preset: str, run_dir=None, stop_at=None, engine="numpy", **overrides) -
     return Trainer(p.model, p.train, preset=p.name, run_dir=run_dir, stop_at=stop_at, engine=engine)
 
 
+@pytest.mark.slow
 def test_microgpt_preset_learns_and_emits_every_event_kind(tmp_path):
     trainer = make("microgpt", tmp_path, steps=300, eval_every=100, sample_every=100, seed="learns")
     events = list(trainer.events())
@@ -42,6 +43,7 @@ def test_microgpt_preset_learns_and_emits_every_event_kind(tmp_path):
     assert steps[0].lr == pytest.approx(0.01) and steps[-1].lr == pytest.approx(0.01 * (1 - 299 / 300))
 
 
+@pytest.mark.slow
 def test_same_seed_gives_byte_identical_checkpoints_and_one_character_changes_them(tmp_path):
     paths = []
     for name, seed in (("a", "hello world"), ("b", "hello world"), ("c", "hello worle")):
@@ -54,6 +56,7 @@ def test_same_seed_gives_byte_identical_checkpoints_and_one_character_changes_th
     assert not np.array_equal(wa, wc)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset,data", [("bigram", None), ("microgpt", None), ("shakespeare-tiny", "stream")])
 def test_resume_equals_straight_run_byte_for_byte(tmp_path, preset, data, stream_text_file):
     overrides = dict(steps=24, eval_every=8, sample_every=8, seed="resume")
@@ -104,6 +107,7 @@ def test_schedules_match_their_formulas():
     assert [learning_rate(m, i) for i in (0, 500, 999)] == pytest.approx([0.01, 0.005, 0.01 * 0.001])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("second_engine", ["scalar", "numpy"])
 def test_checkpoint_continues_in_another_engine(tmp_path, second_engine):
     overrides = dict(steps=16, eval_every=0, sample_every=0, seed="cross", dtype="float64")

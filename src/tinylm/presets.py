@@ -10,10 +10,8 @@ import copy
 from dataclasses import dataclass, field
 
 from .data.makemore import MAKEMORE_SOURCE
-from .engines.base import OptimConfig
+from .config import DataConfig, ModelConfig, OptimConfig, TrainConfig
 from .errors import ConfigError
-from .models.config import ModelConfig
-from .training.config import DataConfig, TrainConfig
 
 
 @dataclass

@@ -8,6 +8,20 @@ import numpy as np
 
 from .errors import CheckpointError
 
+# Purpose labels, named for what they seed. The string is hashed with the seed: changing one changes every
+# number drawn from that stream (checkpoints, splits, samples), so the values stay as they first shipped.
+INIT_STREAM = "init"                  # a run's initial parameters
+BATCH_STREAM = "data"                 # which training batches a run draws, in which order
+SPLIT_STREAM = "split"                # the shuffle that splits documents into train / val / test
+RUN_SAMPLE_STREAM = "sample"          # the samples a run shows while it trains (and its phase labels' draws)
+SAMPLE_STREAM = "cli-sample"          # Model.sample(seed=...) and `tinylm sample --seed` (first named for the CLI)
+SANDBOX_STREAM = "sandbox"            # the lab's sandbox: names drawn from a live run
+
+
+def eval_stream(split: str) -> str:
+    """The purpose label of a split's fixed evaluation batches: "eval/train", "eval/val", "eval/test"."""
+    return f"eval/{split}"
+
 
 def seed_int(seed: str, purpose: str) -> int:
     digest = hashlib.sha256(f"tinylm\x00{seed}\x00{purpose}".encode("utf-8")).digest()

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 
 from .. import checkpoints, sampling
+from ..config import ModelConfig, SampleConfig
 from ..data import CharTokenizer
 from ..engines import Engine, engine_class
 from ..errors import CheckpointError, ConfigError
-from ..models.config import ModelConfig
 from ..models.params import param_count
-from ..seeding import rng_for
+from ..seeding import SAMPLE_STREAM, rng_for
 from ..training.loop import CHECKPOINT_NAME
 
 END = "<end>"    # how the end of a document (the BOS token of a names model) is shown in scores and probabilities
@@ -105,9 +105,9 @@ class Model:
         >>> len(names), names == model.sample(5, temperature=0.8, seed="x")
         (5, True)
         """
-        cfg = sampling.SampleConfig(temperature=temperature, top_k=top_k, greedy=greedy,
-                                    max_new_tokens=max_new_tokens or (self.config.block_size if self.documents else 200))
-        rng = np.random.default_rng() if seed is None else rng_for(seed, "cli-sample")   # the CLI's stream
+        length = max_new_tokens or sampling.default_max_new_tokens(self.config.block_size, self.documents)
+        cfg = SampleConfig(temperature=temperature, top_k=top_k, greedy=greedy, max_new_tokens=length)
+        rng = np.random.default_rng() if seed is None else rng_for(seed, SAMPLE_STREAM)
         return sampling.generate(self.engine, self.tokenizer, prompt=prompt, n=n, cfg=cfg, rng=rng)
 
     def _context(self, prefix: str) -> list[int]:

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import safetensors.numpy
 
+from ..config import ModelConfig, TrainConfig
 from ..errors import CheckpointError, ConfigError
-from ..models.config import ModelConfig
 from .atomic import atomic_write_bytes
 from .hashing import weights_hash
 from .header import FORMAT, METADATA_KEY, VERSION, read_header
@@ -46,7 +46,6 @@ class Checkpoint:
     @property
     def train_config(self):
         """The run's TrainConfig, or None when the checkpoint does not record one."""
-        from ..training.config import TrainConfig
         return TrainConfig.from_dict(self.meta["train"]) if isinstance(self.meta.get("train"), dict) else None
 
     @property

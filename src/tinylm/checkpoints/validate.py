@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..config import ModelConfig
 from ..errors import CheckpointError
 from ..models.params import param_specs
-from ..models.config import ModelConfig
 
 FLOAT_DTYPES = ("float32", "float64")
 OPTIMIZER_STATE_PREFIXES = ("m", "v", "buf")

@@ -16,11 +16,11 @@ def bench_preset(preset_name: str, engine: str = "numpy", steps: int = 30, dtype
     trainer = Trainer(preset.model, preset.train, engine=engine, preset=preset.name, engine_options=options)
     lr = preset.train.optim.lr
     for it in range(3):  # warm-up: first-call costs, caches, compilation
-        x, y = trainer._train_batch(it)
+        x, y = trainer.train_batch(it)
         trainer.engine.train_step(x, y, lr)
     times, tokens = [], 0
     for it in range(3, 3 + steps):
-        x, y = trainer._train_batch(it)
+        x, y = trainer.train_batch(it)
         t0 = time.perf_counter()
         stats = trainer.engine.train_step(x, y, lr)
         times.append(time.perf_counter() - t0)

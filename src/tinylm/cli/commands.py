@@ -1,4 +1,5 @@
-"""The CLI's subcommands. Each turns arguments into configs, then hands off to the shared machinery."""
+"""What each CLI subcommand does (its flags are in ``parser.py``): turn arguments into configs, then hand
+off to the shared machinery."""
 from __future__ import annotations
 
 import argparse
@@ -10,56 +11,12 @@ import sys
 import threading
 from pathlib import Path
 
-from ..engines import ENGINES
 from ..errors import ConfigError, TinyLMError
-from ..presets import PRESETS, apply_overrides, get_preset
-from .values import MAX_BATCH, MAX_NEW_TOKENS, MAX_SAMPLES, MAX_STEPS, int_in, number_in, text
+from ..presets import apply_overrides, get_preset
+from .values import MAX_PROMPT_FILE_BYTES
 
 
 # --- train ----------------------------------------------------------------------------
-def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", default=None, help=f"one of: {', '.join(PRESETS)} (default microgpt)")
-    p.add_argument("--config", metavar="FILE.toml",
-                   help="settings from a TOML file: the keys of --set, as [model] [train] [optim] [data] tables "
-                        "(n_layer = 2 under [model]) or dotted keys (train.steps = 500), plus preset = \"name\"; "
-                        "flags on the command line override the file")
-    p.add_argument("--tensorboard", metavar="DIR",
-                   help="also log loss, lr, grad_norm and eval losses as TensorBoard event files in DIR "
-                        "(needs: pip install 'tinylm[tensorboard]')")
-    p.add_argument("--data", help="names | shakespeare | makemore (makemore's names, microgpt.py's data) | path "
-                                  "to a UTF-8 text file")
-    p.add_argument("--data-mode", choices=["auto", "documents", "stream"],
-                   help="a text file as documents (one per line) or as a stream (auto decides)")
-    p.add_argument("--engine", default="numpy", choices=list(ENGINES))
-    p.add_argument("--device", help="torch engine: cpu | cuda | auto")
-    p.add_argument("--dtype", choices=["float32", "float64"])
-    p.add_argument("--seed", type=text, help="seed string (any text)")
-    p.add_argument("--steps", type=int_in(1, MAX_STEPS), help="total iterations (defines the lr schedule)")
-    p.add_argument("--until", type=int_in(0, MAX_STEPS), help="stop after this iteration (checkpointed; resume later)")
-    p.add_argument("--batch-size", type=int_in(1, MAX_BATCH))
-    p.add_argument("--lr", type=number_in(0, 1e6, open_low=True), help="peak learning rate")
-    p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"])
-    p.add_argument("--schedule", choices=["constant", "linear", "cosine"])
-    p.add_argument("--warmup", type=int_in(0, MAX_STEPS))
-    p.add_argument("--weight-decay", type=number_in(0, 1e6))
-    p.add_argument("--grad-clip", type=number_in(0, 1e12), help="0 = off")
-    p.add_argument("--eval-every", type=int_in(0, MAX_STEPS))
-    p.add_argument("--sample-every", type=int_in(0, MAX_STEPS))
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any preset value, e.g. --set model.n_layer=2 --set optim.beta2=0.95")
-    p.add_argument("--out", help="run directory (default runs/<preset>[-N])")
-    p.add_argument("--force", action="store_true", help="overwrite an existing run directory")
-    p.add_argument("--resume", metavar="RUN", help="continue a run directory or checkpoint exactly")
-    p.add_argument("--compat", choices=["microgpt", "nanogpt"],
-                   help="replay microgpt.py's or nanoGPT's RNG, init and data order (reproduces their runs)")
-    p.add_argument("--scalar-mode", choices=["fused", "plain"], help="scalar engine: fused nodes or one per op")
-    p.add_argument("--compile", action="store_true", help="torch engine: torch.compile")
-    p.add_argument("--amp", action="store_true", help="torch engine: bf16 autocast on CUDA")
-    p.add_argument("--deterministic", action="store_true", help="torch engine: deterministic algorithms")
-    p.add_argument("--quiet", action="store_true", help="print only the final summary")
-    p.add_argument("--json", action="store_true", help="print every event as a JSON line")
-
-
 def _overrides(args: argparse.Namespace) -> dict:
     pairs = {"data.source": args.data, "data.mode": args.data_mode, "train.dtype": args.dtype,
              "train.seed": args.seed, "train.steps": args.steps, "train.batch_size": args.batch_size,
@@ -192,23 +149,6 @@ def _closing_inference(trainer, as_json: bool) -> None:
 
 
 # --- sample ---------------------------------------------------------------------------
-def add_sample_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run", help="run directory or .safetensors checkpoint")
-    p.add_argument("-n", "--num", type=int_in(1, MAX_SAMPLES), default=10, help="how many samples")
-    p.add_argument("--temperature", type=number_in(0, 100, open_low=True), default=1.0, help="> 0; lower = more conservative")
-    p.add_argument("--top-k", type=int_in(0, 1_000_000), default=0)
-    p.add_argument("--greedy", action="store_true", help="always take the most likely character")
-    p.add_argument("--prompt", type=text, default="")
-    p.add_argument("--prompt-file", metavar="FILE", help="read the prompt from a UTF-8 text file (one trailing "
-                   f"newline dropped; at most {MAX_PROMPT_FILE_BYTES:,} bytes)")
-    p.add_argument("--novelty", action="store_true",
-                   help="mark each sample in-train / in-val / in-test / new against the run's data split "
-                        "(documents only), with a count summary")
-    p.add_argument("--max-new-tokens", type=int_in(1, MAX_NEW_TOKENS))
-    p.add_argument("--seed", type=text, default="sample")
-    p.add_argument("--engine", default="numpy", choices=list(ENGINES))
-
-
 def cmd_sample(args: argparse.Namespace) -> int:
     from ..api import load
 
@@ -233,9 +173,6 @@ def cmd_sample(args: argparse.Namespace) -> int:
     for text in texts:
         print(prompt + text if documents else prompt + text + ("\n" + "-" * 40 if args.num > 1 else ""))
     return 0
-
-
-MAX_PROMPT_FILE_BYTES = 100_000
 
 
 def _prompt(args: argparse.Namespace) -> str:
@@ -332,5 +269,5 @@ def cmd_lab(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["add_train_arguments", "add_sample_arguments", "cmd_train", "cmd_sample", "cmd_presets", "cmd_info",
+__all__ = ["cmd_train", "cmd_sample", "cmd_presets", "cmd_info",
            "cmd_plot", "cmd_bench", "cmd_lab", "cmd_export"]

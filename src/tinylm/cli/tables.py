@@ -8,7 +8,7 @@ import textwrap
 from rich import box
 from rich.table import Table
 
-from ..models.config import ModelConfig
+from ..config import ModelConfig
 from ..models.params import param_count
 from ..presets import PRESETS, Preset
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import math
 
-from ..training.config import MAX_BATCH, MAX_STEPS
+from ..config import MAX_BATCH, MAX_STEPS
 
-__all__ = ["MAX_BATCH", "MAX_STEPS", "MAX_SAMPLES", "MAX_NEW_TOKENS", "int_in", "number_in", "text"]
+__all__ = ["MAX_BATCH", "MAX_STEPS", "MAX_SAMPLES", "MAX_NEW_TOKENS", "MAX_PROMPT_FILE_BYTES", "int_in", "number_in",
+           "text"]
 
 MAX_SAMPLES = 10_000
 MAX_NEW_TOKENS = 100_000
 MAX_TEXT_ARG = 10_000
+MAX_PROMPT_FILE_BYTES = 100_000
 
 
 def int_in(lo: int, hi: int):

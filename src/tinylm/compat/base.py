@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..config import ModelConfig
 from ..data import Corpus
-from ..models.config import ModelConfig
 
 
 def numeric_seed(seed: str, default: int) -> int:

@@ -21,10 +21,10 @@ import warnings
 import numpy as np
 
 from .. import sampling
+from ..config import ModelConfig, SampleConfig
 from ..data import Corpus, load_text_source
 from ..data.makemore import is_makemore_names
 from ..errors import ConfigError
-from ..models.config import ModelConfig
 from ..models.params import param_specs
 from .base import Compat, numeric_seed
 
@@ -88,7 +88,7 @@ class MicrogptCompat(Compat):
         """microgpt.py's closing inference: 20 names at temperature 0.5, one after another, each token
         drawn by ``random.choices`` from the stream where training left it (right after the weights);
         a name ends at BOS or after ``block_size`` tokens. Call it once, after the last step."""
-        cfg = sampling.SampleConfig(temperature=INFERENCE_TEMPERATURE, max_new_tokens=block_size)
+        cfg = SampleConfig(temperature=INFERENCE_TEMPERATURE, max_new_tokens=block_size)
         return [sampling.generate(engine, tokenizer, n=1, cfg=cfg, rng=None, choose=self.choose)[0]
                 for _ in range(INFERENCE_SAMPLES)]
 

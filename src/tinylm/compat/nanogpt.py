@@ -22,10 +22,10 @@ import math
 
 import numpy as np
 
+from ..config import ModelConfig
 from ..data import Corpus
 from ..data.corpus import stream_windows
 from ..errors import ConfigError, EngineUnavailable
-from ..models.config import ModelConfig
 from ..models.params import param_specs
 from .base import Compat, numeric_seed
 

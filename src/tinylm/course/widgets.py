@@ -21,13 +21,13 @@ import numpy as np
 
 from ..data import load_corpus
 from ..engines import engine_class
-from ..engines.numpy_engine.gradcheck import relative_error
+from ..engines.gradcheck import EngineLoss, nudged_losses, relative_error
 from ..errors import TinyLMError
 from ..lab.pathologies import PATHOLOGIES, canonical_curve
 from ..models.params import param_count, param_specs
 from ..presets import get_preset
 from ..seeding import rng_for
-from ..training.config import DataConfig
+from ..config import DataConfig
 
 MAX_NAME_CHARS = 16          # a drawn name stops at the end marker or after this many characters
 GRADCHECK_PRESET = "mlp"
@@ -152,19 +152,13 @@ def gradcheck(param: str, index: int, eps: float = DEFAULT_EPS, name: str = "emm
     if not 0 <= index < size:
         raise WidgetError(f"index must be between 0 and {size - 1} for {param} (shape {list(initial[param].shape)})")
     x, y = wrapped_name(tokenizer, name)
-    params = {k: v.copy() for k, v in initial.items()}
-    engine = engine_class("numpy")(cfg, params, dtype="float64")    # a fresh engine: requests never share state
+    engine = engine_class("numpy")(cfg, initial, dtype="float64")    # a fresh engine: requests never share state
     loss, grads = engine.forward_backward(x, y)
-    analytic = float(grads[param].reshape(-1)[index])
-    value = float(params[param].reshape(-1)[index])
-
-    def loss_at(theta: float) -> float:
-        params[param].reshape(-1)[index] = theta
-        engine.set_params(params)
-        return float(engine.loss(x, y))
-
-    loss_plus, loss_minus = loss_at(value + eps), loss_at(value - eps)
-    loss_at(value)
+    entry = tuple(int(i) for i in np.unravel_index(index, initial[param].shape))
+    analytic = float(grads[param][entry])
+    at = EngineLoss(engine, x, y)           # the code `tinylm gradcheck` runs, on one entry
+    value = float(at.params[param][entry])
+    loss_plus, loss_minus = nudged_losses(at, at.params[param], entry, eps)
     numeric = (loss_plus - loss_minus) / (2 * eps)
     # |a - n| / (|a| + |n|), with a floor so that an entry whose gradient is exactly 0 both ways reads 0
     rel = relative_error(np.array([analytic]), np.array([numeric]))

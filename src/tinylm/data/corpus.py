@@ -24,7 +24,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..errors import DataError
-from ..seeding import rng_for
+from ..seeding import eval_stream, rng_for
 from .profile import TextProfile, documents_profile, stream_profile
 from .tokenizer import CharTokenizer
 
@@ -145,7 +145,7 @@ class Corpus:
         """A fixed list of batches (drawn with rng_for(seed, "eval/<split>")); the same list every call."""
         key = (split, n_batches, batch_size, block_size, seed)
         if key not in self._eval_cache:
-            rng = rng_for(seed, f"eval/{split}")
+            rng = rng_for(seed, eval_stream(split))
             self._eval_cache[key] = [self.batch(split, rng, batch_size, block_size) for _ in range(n_batches)]
         return self._eval_cache[key]
 

@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import DataError
-from ..seeding import rng_for
+from ..seeding import SPLIT_STREAM, rng_for
 from .corpus import Corpus
 from .sources import BUILTIN_SOURCES, load_text_source
 
 if TYPE_CHECKING:
-    from ..training.config import DataConfig
+    from ..config import DataConfig
 
 MIN_DOCUMENT_LINES = 20
 MAX_VOCAB = 8192               # distinct characters (embedding and output rows; a bigram model squares it)
@@ -89,7 +89,7 @@ def _documents_corpus(name: str, text: str, val_fraction: float, seed: str) -> C
     if len(docs) < 2:
         raise DataError(f"{name}: documents mode needs at least 2 non-empty lines (one for train, "
                         f"one for val), found {len(docs)}; use mode=stream for running text")
-    order = rng_for(seed, "split").permutation(len(docs))
+    order = rng_for(seed, SPLIT_STREAM).permutation(len(docs))
     n_val = min(len(docs) - 1, max(1, round(len(docs) * val_fraction)))
     n_train = len(docs) - n_val
     n_test = n_test_documents(len(docs), n_val)

@@ -5,13 +5,18 @@ import importlib
 import importlib.util
 
 from ..errors import ConfigError, EngineUnavailable
-from .base import Decoder, Engine, OptimConfig, StepStats
+from .base import Decoder, Engine, StepStats
 
 ENGINES = {
     "numpy": ("tinylm.engines.numpy_engine", "NumpyEngine"),
     "scalar": ("tinylm.engines.scalar_engine", "ScalarEngine"),
     "torch": ("tinylm.engines.torch_engine", "TorchEngine"),
 }
+
+
+def available_engines() -> list[str]:
+    """The engines that can run here, in ENGINES' order: torch only where PyTorch is installed."""
+    return [name for name in ENGINES if name != "torch" or importlib.util.find_spec("torch") is not None]
 
 
 def engine_class(name: str) -> type[Engine]:
@@ -25,4 +30,4 @@ def engine_class(name: str) -> type[Engine]:
     return getattr(module, class_name)
 
 
-__all__ = ["Decoder", "Engine", "OptimConfig", "StepStats", "engine_class", "ENGINES"]
+__all__ = ["Decoder", "Engine", "StepStats", "available_engines", "engine_class", "ENGINES"]

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..config import ModelConfig, OptimConfig
 from ..errors import ConfigError, DataError
-from ..models.config import ModelConfig
 
 
 def check_batch(cfg: ModelConfig, x, y=None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -81,18 +81,6 @@ def check_params(expected: dict[str, tuple[int, ...]], params: dict, family: str
         found = np.shape(params[name])
         if found != tuple(shape):
             raise error(f"parameter {name!r} has shape {found}, the model expects {tuple(shape)}")
-
-
-@dataclass
-class OptimConfig:
-    name: str = "adamw"            # sgd | adam | adamw
-    lr: float = 1e-3               # peak learning rate (the schedule scales it)
-    beta1: float = 0.9
-    beta2: float = 0.99
-    eps: float = 1e-8
-    weight_decay: float = 0.0      # AdamW only; applied to ``models.params.decay_names``
-    momentum: float = 0.0          # SGD only
-    grad_clip: float = 0.0         # global-norm clip; 0 = off
 
 
 @dataclass

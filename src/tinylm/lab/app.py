@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import importlib.util
 import json
 import secrets
 from pathlib import Path
@@ -30,12 +29,13 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from ..engines import available_engines
 from ..errors import TinyLMError
 from ..presets import PRESETS
 from . import pathologies
 from .course_routes import course_router
-from .protocol import (MAX_CHECKPOINT_BYTES, MAX_TEXT_BYTES, ProtocolError, parse_command, parse_query,
-                       parse_run_request)
+from .protocol import (DATA_SOURCES, MAX_CHECKPOINT_BYTES, MAX_TEXT_BYTES, ProtocolError, parse_command,
+                       parse_query, parse_run_request)
 from .runs import LabBusy, RunNotFound, RunRegistry
 from .security import COOKIE_NAME, HostPolicy, SiteGuard, token_from, token_matches
 from .texts import BUILTIN, TextNotAvailable, TextStore, sha_of_source
@@ -74,13 +74,6 @@ class TokenMiddleware:
         response = JSONResponse({"error": "this lab needs its access token: open the URL printed by "
                                           "`tinylm lab` (it ends with ?token=...)"}, status_code=401)
         return await response(scope, receive, send)
-
-
-def engines_available() -> list[str]:
-    engines = ["numpy", "scalar"]
-    if importlib.util.find_spec("torch") is not None:
-        engines.append("torch")
-    return engines
 
 
 async def read_limited(request: Request, limit: int, what: str) -> bytes:
@@ -168,7 +161,7 @@ def create_app(token: str | None = None, max_active: int = 2, orphan_timeout: fl
     async def info():
         return {"presets": [{"name": p.name, "description": p.description, "steps": p.train.steps}
                             for p in PRESETS.values()],
-                "engines": engines_available(), "data": ["names", "shakespeare", "upload"],
+                "engines": available_engines(), "data": list(DATA_SOURCES),
                 "pathologies": pathologies.catalogue(),
                 "limits": {"text_bytes": MAX_TEXT_BYTES, "checkpoint_bytes": MAX_CHECKPOINT_BYTES,
                            "active_runs": max_active}}
@@ -248,7 +241,7 @@ def create_app(token: str | None = None, max_active: int = 2, orphan_timeout: fl
                 raise ProtocolError(f"no uploaded text {req.upload!r} (upload it again)")
         if spec["text"] is not None:
             spec["text_sha"] = texts.add(spec["text"], in_use=texts_in_use())   # kept while the run needs it
-        if req.engine not in engines_available():
+        if req.engine not in available_engines():
             raise ProtocolError(f"the {req.engine} engine is not installed here")
         run = registry.create(req, spec)
         return {"id": run.id, "state": run.state}

@@ -4,8 +4,8 @@
   without consuming the data RNG), the model's predictions per position, the loss and the gradient norm
   per parameter group. After it: the Adam update each group received.
 - ``inspect_update``: one real forward/backward on a typed document and the update it implies for a
-  chosen parameter (grad, m, v, m_hat, v_hat, lr_t, delta), computed by the training code's own update
-  rule and decay set (``training.optim.preview_update``, ``models.params.decay_names``); optionally applied.
+  chosen parameter (grad, m, v, m_hat, v_hat, lr_t, delta), computed by the engines' own optimizer on copies
+  of the live state (``engines.optim.preview_step``, with ``models.params.decay_names``); optionally applied.
 - ``next_char_logits``: next-token logits after a prefix (the sandbox reshapes them by temperature).
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import TinyLMError
 from ..models.params import decay_names
-from ..training.optim import bias_corrected, clip_coefficient, clip_grads_, global_norm, preview_update
+from ..engines.optim import bias_corrected, preview_step
 from ..training.schedules import learning_rate
 
 END_LABEL = "<end>"
@@ -90,7 +90,7 @@ def position_table(trainer, x: np.ndarray, y: np.ndarray, row: int = 0) -> list[
 def cycle_detail_before(trainer) -> dict:
     it = trainer.iter
     state = trainer.data_rng.bit_generator.state
-    x, y = trainer._train_batch(it)
+    x, y = trainer.train_batch(it)
     trainer.data_rng.bit_generator.state = state  # peeking must not change the run
     engine = trainer.engine
     loss, grads = engine.forward_backward(x, y)
@@ -139,8 +139,8 @@ def next_char_logits(trainer, prefix: str) -> dict:
 def inspect_update(trainer, document: str, param: str, apply: bool) -> dict:
     """One real forward + backward on ``document`` and the optimizer update it implies.
 
-    The predicted update is computed by the code the engines' optimizer runs (clipping, Adam/AdamW or
-    SGD, and the decay set: AdamW never decays norm gains or biases), on copies of the live state."""
+    The predicted update is the engines' optimizer step itself (clipping, Adam/AdamW or SGD, and the decay
+    set: AdamW never decays norm gains or biases), run on copies of the live parameters and state."""
     engine, cfg = trainer.engine, trainer.train_cfg
     opt = cfg.optim
     x, y = encode_document(trainer, document)
@@ -149,24 +149,24 @@ def inspect_update(trainer, document: str, param: str, apply: bool) -> dict:
     if param not in params:
         raise TinyLMError(f"unknown parameter {param!r}")
     loss, grads = engine.forward_backward(x, y)
-    norm = global_norm(grads)
-    clip = clip_coefficient(opt.grad_clip, norm)
-    clip_grads_(grads, opt.grad_clip, norm)          # grads are this call's own copies
     lr = float(learning_rate(cfg, min(trainer.iter, cfg.steps - 1)))
     steps, state = engine.get_optimizer_state()
+    decay = decay_names(trainer.model_cfg)
+    preview = preview_step(params, grads, steps, state, lr, opt, decay)
     p = params[param]
-    slots = {key: state[f"{key}.{param}"] for key in ("m", "v", "buf") if f"{key}.{param}" in state}
-    in_decay_set = param in decay_names(trainer.model_cfg)
-    update = preview_update(p, grads[param], slots, steps, lr, opt, in_decay_set)
-    g = grads[param].astype(np.float64)
+    in_decay_set = param in decay
+    g = preview.grads[param].astype(np.float64)
     result = {"document": document, "loss": float(loss), "param": param, "shape": list(p.shape),
-              "optimizer": opt.name, "t": steps + 1, "lr": lr, "grad_norm": norm, "clip_scale": clip,
+              "optimizer": opt.name, "t": preview.t, "lr": lr, "grad_norm": preview.grad_norm,
+              "clip_scale": preview.clip_scale,
               "weight_decay": opt.weight_decay if opt.name == "adamw" and in_decay_set else 0.0,
               "params": list(params)}
     cols = {}
-    if update.m_hat is not None:
-        cols = {"m": update.slots["m"], "v": update.slots["v"], "m_hat": update.m_hat, "v_hat": update.v_hat}
-    new, p = update.new.astype(np.float64), p.astype(np.float64)
+    if f"m.{param}" in preview.state:
+        m, v = preview.state[f"m.{param}"], preview.state[f"v.{param}"]
+        m_hat, v_hat = bias_corrected(m, v, preview.t, opt)
+        cols = {"m": m, "v": v, "m_hat": m_hat, "v_hat": v_hat}
+    new, p = preview.params[param].astype(np.float64), p.astype(np.float64)
     delta = new - p
     flat = np.argsort(-np.abs(g).reshape(-1), kind="stable")[:8]
     rows = []

@@ -11,10 +11,12 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..engines import ENGINES as ENGINE_REGISTRY
 from ..errors import TinyLMError
+from .texts import BUILTIN
 
-DATA_SOURCES = ("names", "shakespeare", "upload")
-ENGINES = ("numpy", "scalar", "torch")
+DATA_SOURCES = (*BUILTIN, "upload")        # the package's built-in texts, or a text the learner uploads
+ENGINES = tuple(ENGINE_REGISTRY)           # a request may name any engine; the app refuses one not installed
 COMMANDS = ("pause", "resume", "step", "stop", "speed")
 QUERIES = ("logits", "generate", "inspect", "detail", "hash")
 MAX_TEXT_BYTES = 5 * 1024 * 1024

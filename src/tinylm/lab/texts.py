@@ -14,14 +14,18 @@ import os
 import tempfile
 from typing import TYPE_CHECKING
 
+from ..data.makemore import MAKEMORE_SOURCE
+from ..data.sources import BUILTIN_SOURCES
 from ..errors import TinyLMError
 
 if TYPE_CHECKING:
+    from ..config import DataConfig
     from ..data import Corpus
-    from ..training.config import DataConfig
 
 PREFIX = "text:"
-BUILTIN = ("names", "shakespeare")
+# The package's built-in sources, less makemore's list: that is --compat microgpt's data (a download of nearly
+# the bundled names), not a choice a learner needs.
+BUILTIN = tuple(source for source in BUILTIN_SOURCES if source != MAKEMORE_SOURCE)
 
 
 class TextNotAvailable(TinyLMError):

@@ -30,8 +30,8 @@ def build_trainer(spec: dict):
     A text that is not a built-in source (an upload, the overfit pathology's tiny corpus) is handed to
     the Trainer as an in-memory Corpus, and the run records it as ``text:<sha256>``: no file path ever
     enters the run's config or its checkpoints."""
+    from ..config import DataConfig
     from ..presets import get_preset
-    from ..training.config import DataConfig
     from ..training.loop import Trainer
     from .pathologies import pathology_configs
 
@@ -41,7 +41,7 @@ def build_trainer(spec: dict):
         corpus = None
         if text is not None:
             from ..checkpoints import load_checkpoint
-            from ..training.config import TrainConfig
+            from ..config import TrainConfig
             saved = TrainConfig.from_dict(load_checkpoint(spec["checkpoint"]).meta["train"])
             corpus = corpus_from_text(text, saved.data, saved.seed)
         elif spec.get("resumed", {}).get("data") not in (None, *BUILTIN):
@@ -174,15 +174,16 @@ class Session:
             self.events.put({"event": "reply", "rid": rid, "ok": False, "error": f"{type(exc).__name__}: {exc}"})
 
     def generate(self, message: dict) -> dict:
-        from ..sampling import SampleConfig, generate
-        from ..seeding import rng_for
+        from ..config import SampleConfig
+        from ..sampling import default_max_new_tokens, generate
+        from ..seeding import SANDBOX_STREAM, rng_for
         trainer = self.trainer
         docs = trainer.corpus.kind == "documents"
         cfg = SampleConfig(temperature=message["temperature"],
-                           max_new_tokens=trainer.model_cfg.block_size if docs else 80)
+                           max_new_tokens=default_max_new_tokens(trainer.model_cfg.block_size, docs))
         prompt = message["prompt"] if message["prompt"] or docs else trainer.corpus.sample_prompt()
         samples = generate(trainer.engine, trainer.tokenizer, prompt=prompt, n=message["count"], cfg=cfg,
-                           rng=rng_for(message["seed"], "sandbox"))
+                           rng=rng_for(message["seed"], SANDBOX_STREAM))
         return {"prompt": prompt, "samples": samples, "temperature": message["temperature"]}
 
     # --- the loop ---------------------------------------------------------------------------

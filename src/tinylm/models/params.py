@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import ModelConfig
+from ..config import ModelConfig
 
 
 @dataclass(frozen=True)

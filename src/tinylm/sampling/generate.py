@@ -22,12 +22,19 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
+from ..config import SampleConfig
 from ..engines.base import Engine
 from ..errors import ConfigError, TinyLMError
-from .config import SampleConfig
 from .probs import draw_tokens, next_token_probs
 
 Choose = Callable[[Sequence[float]], int]
+
+
+def default_max_new_tokens(block_size: int, documents: bool) -> int:
+    """How long a sample is when its caller does not say (the notebook API, `tinylm sample`, the lab):
+    a document (a name) gets the whole block, room to end itself with BOS; a stream gets SampleConfig's
+    default, one line of text (the length of the samples a run shows while it trains)."""
+    return block_size if documents else SampleConfig().max_new_tokens
 
 
 def generate(engine: Engine, tokenizer, *, prompt: str = "", n: int = 1, cfg: SampleConfig,

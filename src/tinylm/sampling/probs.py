@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import TinyLMError
-from .config import check_temperature, check_top_k
+from ..config import check_temperature, check_top_k
 
 
 def next_token_probs(logits: np.ndarray, temperature: float, top_k: int = 0) -> np.ndarray:

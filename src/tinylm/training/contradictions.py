@@ -7,7 +7,7 @@ from __future__ import annotations
 import warnings
 
 from ..data import Corpus
-from .config import TrainConfig
+from ..config import TrainConfig
 from .schedules import learning_rate
 
 

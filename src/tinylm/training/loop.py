@@ -31,14 +31,13 @@ from .. import checkpoints, sampling
 from ..compat.base import Compat
 from ..compat.microgpt import MicrogptCompat
 from ..compat.nanogpt import NanogptCompat
+from ..config import ModelConfig, SampleConfig, TrainConfig
 from ..data import Corpus, load_corpus
 from ..engines import engine_class
 from ..errors import CheckpointError, ConfigError
-from ..models.config import ModelConfig
 from ..checkpoints import validate_resume_sections
 from ..models.params import init_params, param_count
-from ..seeding import rng_for, rng_from_state, rng_state
-from .config import TrainConfig
+from ..seeding import BATCH_STREAM, INIT_STREAM, RUN_SAMPLE_STREAM, rng_for, rng_from_state, rng_state
 from .doctor import Doctor, Verdict
 from .contradictions import warn_contradictions
 from .memory import check_fits
@@ -134,7 +133,7 @@ class Trainer:
 
         params = self.compat.init_params(self.model_cfg)
         if params is None:
-            params = init_params(self.model_cfg, rng_for(seed, "init"))
+            params = init_params(self.model_cfg, rng_for(seed, INIT_STREAM))
         cls = engine_class(engine)
         self.engine = cls(self.model_cfg, params, dtype=train_cfg.dtype, **(engine_options or {}))
         self.engine.configure_optimizer(train_cfg.optim)
@@ -142,8 +141,8 @@ class Trainer:
 
         self.iter = 0
         self.phase = ""
-        self.data_rng = rng_for(seed, "data")
-        self.sample_rng = rng_for(seed, "sample")
+        self.data_rng = rng_for(seed, BATCH_STREAM)
+        self.sample_rng = rng_for(seed, RUN_SAMPLE_STREAM)
         self.compat.start(self.corpus, self.model_cfg.block_size, train_cfg.batch_size)
         if ckpt is not None:
             self.compat.set_state(ckpt.meta["rng"].get("compat", {}))
@@ -175,7 +174,9 @@ class Trainer:
             return NanogptCompat.for_run(cfg, corpus), corpus
         return Compat(), corpus
 
-    def _train_batch(self, it: int) -> tuple[np.ndarray, np.ndarray]:
+    def train_batch(self, it: int) -> tuple[np.ndarray, np.ndarray]:
+        """The (x, y) batch the loop trains on at iteration ``it``. Random batches advance ``data_rng``
+        (the run's data stream): a caller that only looks must save and restore its state."""
         cfg, block = self.train_cfg, self.model_cfg.block_size
         batch = self.compat.train_batch(self.corpus, block, cfg.batch_size)
         if batch is not None:
@@ -210,7 +211,7 @@ class Trainer:
     def sample(self, n: int | None = None, temperature: float = 1.0) -> tuple[str, list[str]]:
         docs = self.corpus.kind == "documents"
         prompt = self.corpus.sample_prompt()
-        cfg = sampling.SampleConfig(temperature=temperature,
+        cfg = SampleConfig(temperature=temperature,
                                     max_new_tokens=self.model_cfg.block_size if docs else self.train_cfg.sample_chars)
         count = n or (self.train_cfg.sample_count if docs else 1)
         return prompt, sampling.generate(self.engine, self.tokenizer, prompt=prompt, n=count, cfg=cfg,
@@ -229,7 +230,7 @@ class Trainer:
             n = -(-STREAM_DECISION_CHARS // length)
         if self.engine_name == "scalar":  # pure Python: keep samples to a few seconds
             n = max(1, n // 4)
-        cfg = sampling.SampleConfig(temperature=1.0, max_new_tokens=length)
+        cfg = SampleConfig(temperature=1.0, max_new_tokens=length)
         return sampling.generate(self.engine, self.tokenizer, prompt="", n=n, cfg=cfg, rng=self.sample_rng)
 
     def checkpoint_meta(self) -> dict:
@@ -309,7 +310,7 @@ class Trainer:
         while self.iter < end and not self._stop_requested:
             it = self.iter
             lr = learning_rate(cfg, it)
-            x, y = self._train_batch(it)
+            x, y = self.train_batch(it)
             t0 = time.perf_counter()
             with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and explained below
                 stats = self.engine.train_step(x, y, lr)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
+from ..config import ModelConfig
 from ..errors import ConfigError
-from ..models.config import ModelConfig
 
 # of the machine's physical memory a run may plan to use (the rest: the OS, the lab, other programs)
 USABLE_FRACTION = 0.8

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..data import Corpus
 from ..errors import CheckpointError
-from .config import TrainConfig
+from ..config import TrainConfig
 
 
 def run_corpus(meta: dict, quiet: bool = True) -> Corpus:

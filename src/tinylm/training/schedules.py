@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from .config import TrainConfig
+from ..config import TrainConfig
 
 
 def learning_rate(cfg: TrainConfig, it: int) -> float:

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...config import ModelConfig
 from ...errors import ConfigError
-from ...models.config import ModelConfig
-from ...models.params import decay_names
-from ...training.optim import NumpyOptimizer, clip_grads_, global_norm
-from ..base import Decoder, Engine, OptimConfig, StepStats, check_batch, check_engine_args
+from ..base import Decoder, Engine, StepStats, check_batch, check_engine_args
+from ..optim import UsesNumpyOptimizer
 from .bigram import Bigram
 from .decoder import make_decoder
 from .gpt import GPT
@@ -19,7 +18,7 @@ from .ops import cross_entropy_backward, cross_entropy_forward
 MODELS = {"bigram": Bigram, "mlp": MLP, "gpt": GPT}
 
 
-class NumpyEngine(Engine):
+class NumpyEngine(UsesNumpyOptimizer, Engine):
     name = "numpy"
 
     def __init__(self, cfg: ModelConfig, params: dict[str, np.ndarray], dtype: str = "float32", **options):
@@ -30,7 +29,6 @@ class NumpyEngine(Engine):
         keep_freed_memory()
         self.model: NumpyModel = MODELS[cfg.family](cfg, np.dtype(dtype))
         self.model.load(params)
-        self.optimizer: NumpyOptimizer | None = None
 
     # --- parameters -------------------------------------------------------------------
     def get_params(self) -> dict[str, np.ndarray]:
@@ -68,27 +66,13 @@ class NumpyEngine(Engine):
     def decoder(self) -> Decoder:
         return make_decoder(self.model)
 
-    # --- optimisation -----------------------------------------------------------------
-    def configure_optimizer(self, opt: OptimConfig) -> None:
-        self.opt_config = opt
-        self.optimizer = NumpyOptimizer(self.model.params, opt, decay_names(self.cfg))
+    # --- optimisation (configure_optimizer, get/set_optimizer_state: UsesNumpyOptimizer) ---------------
+    def _optimized_params(self) -> dict[str, np.ndarray]:
+        return self.model.params
 
     def train_step(self, x: np.ndarray, y: np.ndarray, lr: float) -> StepStats:
-        if self.optimizer is None:
-            raise ConfigError("call configure_optimizer before train_step")
+        self._optimizer("train_step()")
         x, y = self._check_batch(x, y)
         loss, grads = self._forward_backward(x, y)
-        grad_norm = global_norm(grads)
-        clip_grads_(grads, self.opt_config.grad_clip, grad_norm)
-        self.optimizer.step(grads, lr)
+        grad_norm = self._update(grads, lr)
         return StepStats(loss=loss, grad_norm=grad_norm, n_tokens=int(np.count_nonzero(y >= 0)))
-
-    def get_optimizer_state(self) -> tuple[int, dict[str, np.ndarray]]:
-        if self.optimizer is None:
-            return 0, {}
-        return self.optimizer.get_state()
-
-    def set_optimizer_state(self, steps: int, state: dict[str, np.ndarray]) -> None:
-        if self.optimizer is None:
-            raise ConfigError("call configure_optimizer before restoring optimizer state")
-        self.optimizer.set_state(steps, state)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..base import check_params
-from ...models.config import ModelConfig
+from ...config import ModelConfig
 from ...models.params import param_specs
 
 

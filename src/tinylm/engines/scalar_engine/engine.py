@@ -1,6 +1,6 @@
 """ScalarEngine: every number of the forward pass is a Value; backward is the chain rule, node by node.
 
-Parameters live in float64 numpy arrays (updated by ``training.optim.NumpyOptimizer``); each
+Parameters live in float64 numpy arrays (updated by ``engines.optim.NumpyOptimizer``); each
 forward pass wraps them in fresh leaf Values, so a step never sees stale gradients. Python floats
 are float64, so the engine always computes in float64; ``dtype`` only sets the dtype of the
 arrays it hands back.
@@ -8,19 +8,17 @@ arrays it hands back.
 from __future__ import annotations
 
 import gc
-import math
 import time
 import warnings
 from contextlib import contextmanager
 
 import numpy as np
 
+from ...config import ModelConfig
 from ...errors import CheckpointError, ConfigError, DataError
-from ...models.config import ModelConfig
-from ...models.params import decay_names, param_specs
-from ...training.optim import NumpyOptimizer, clip_grads_, global_norm
-from ..base import (Decoder, Engine, OptimConfig, StepStats, check_batch, check_decoder_tokens, check_engine_args,
-                    check_params)
+from ...models.params import param_specs
+from ..base import Decoder, Engine, StepStats, check_batch, check_decoder_tokens, check_engine_args, check_params
+from ..optim import UsesNumpyOptimizer
 from .fused import FusedOps
 from .graph import count_edges, graph_stats, graph_to_data
 from .leaves import Leaf, make_leaves
@@ -63,7 +61,7 @@ def gc_paused():
             gc.enable()
 
 
-class ScalarEngine(Engine):
+class ScalarEngine(UsesNumpyOptimizer, Engine):
     name = "scalar"
 
     def __init__(self, cfg: ModelConfig, params: dict[str, np.ndarray], dtype: str = "float32",
@@ -79,7 +77,7 @@ class ScalarEngine(Engine):
         self._specs = {s.name: s.shape for s in param_specs(cfg)}
         self.params: dict[str, np.ndarray] = {name: np.zeros(shape) for name, shape in self._specs.items()}
         self.set_params(params)
-        self.optimizer: NumpyOptimizer | None = None
+        self.state_dtype = dtype         # optimizer state leaves in the engine's dtype, like its parameters
         self.last_graph: dict[str, int] = {}
         self._depth_by_pattern: dict[tuple, int] = {}
         self._warned_slow = False
@@ -190,33 +188,18 @@ class ScalarEngine(Engine):
     def decoder(self) -> Decoder:
         return ScalarDecoder(self)
 
-    # --- optimisation -----------------------------------------------------------------------
-    def configure_optimizer(self, opt: OptimConfig) -> None:
-        self.optimizer = NumpyOptimizer(self.params, opt, decay_names(self.cfg))
+    # --- optimisation (configure_optimizer, get/set_optimizer_state: UsesNumpyOptimizer) ------------
+    def _optimized_params(self) -> dict[str, np.ndarray]:
+        return self.params
 
     def train_step(self, x: np.ndarray, y: np.ndarray, lr: float) -> StepStats:
-        if self.optimizer is None:
-            raise ConfigError("call configure_optimizer() before train_step()")
+        self._optimizer("train_step()")
         t0 = time.perf_counter()
         loss, grads = self.forward_backward(x, y)
-        norm = global_norm(grads)
-        clip_grads_(grads, self.optimizer.cfg.grad_clip, norm)
-        if math.isfinite(loss) and math.isfinite(norm):
-            self.optimizer.step(grads, lr)
+        norm = self._update(grads, lr)
         n_tokens = int((np.asarray(y) != -1).sum())
         extra = {"mode": self.mode, **self.last_graph, "step_s": time.perf_counter() - t0}
         return StepStats(loss=loss, grad_norm=norm, n_tokens=n_tokens, extra=extra)
-
-    def get_optimizer_state(self) -> tuple[int, dict[str, np.ndarray]]:
-        if self.optimizer is None:
-            return 0, {}
-        steps, state = self.optimizer.get_state()
-        return steps, {k: v.astype(self.dtype) for k, v in state.items()}
-
-    def set_optimizer_state(self, steps: int, state: dict[str, np.ndarray]) -> None:
-        if self.optimizer is None:
-            raise ConfigError("call configure_optimizer() before set_optimizer_state()")
-        self.optimizer.set_state(steps, state)
 
 
 class ScalarDecoder(Decoder):

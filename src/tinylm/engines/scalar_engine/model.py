@@ -12,7 +12,7 @@ Semantics (shared with the numpy engine, see ``models/params.py``):
 """
 from __future__ import annotations
 
-from ...models.config import ModelConfig
+from ...config import ModelConfig
 from .leaves import Leaf
 from .value import Value
 

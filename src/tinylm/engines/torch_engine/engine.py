@@ -22,8 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ...config import ModelConfig
 from ...errors import ConfigError, DataError, EngineUnavailable
-from ...models.config import ModelConfig
 from ...models.params import decay_names
 from ..base import Decoder, Engine, OptimConfig, StepStats, check_batch, check_engine_args, check_params
 from . import distributed

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...models.config import ModelConfig
+from ...config import ModelConfig
 from ...models.params import param_specs
 
 

@@ -1,4 +1,4 @@
-"""torch.optim optimizers configured to match ``training/optim.py`` formula for formula.
+"""torch.optim optimizers configured to match ``engines/optim.py`` (the update rule) formula for formula.
 
     torch Adam:  m.lerp_(g, 1-b1) == b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
                  p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)          (same as numpy's)
@@ -15,14 +15,15 @@ import numpy as np
 import torch
 
 from ...errors import ConfigError
-from ...training.optim import OPTIMIZERS
 from ..base import OptimConfig
+from ..optim import check_optimizer, slot_names
+
+TORCH_SLOT = {"m": "exp_avg", "v": "exp_avg_sq", "buf": "momentum_buffer"}   # numpy key -> torch state key
 
 
 def build_optimizer(named: dict[str, torch.nn.Parameter], cfg: OptimConfig, decay: set[str],
                     fused: bool = False) -> torch.optim.Optimizer:
-    if cfg.name not in OPTIMIZERS:
-        raise ConfigError(f"unknown optimizer {cfg.name!r} (choose from {', '.join(OPTIMIZERS)})")
+    check_optimizer(cfg)
     if cfg.name == "sgd":
         return torch.optim.SGD(list(named.values()), lr=cfg.lr, momentum=cfg.momentum)
     extra = {"fused": True} if fused else {}
@@ -42,9 +43,7 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
 
 def _slot_keys(cfg: OptimConfig) -> list[tuple[str, str]]:
     """(numpy key, torch state key) of every per-parameter slot of this optimizer."""
-    if cfg.name in ("adam", "adamw"):
-        return [("m", "exp_avg"), ("v", "exp_avg_sq")]
-    return [("buf", "momentum_buffer")] if cfg.momentum else []
+    return [(key, TORCH_SLOT[key]) for key in slot_names(cfg)]
 
 
 def export_state(optimizer: torch.optim.Optimizer, named: dict[str, torch.nn.Parameter],

@@ -11,10 +11,8 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ...engines.base import OptimConfig
+from ...config import DataConfig, ModelConfig, OptimConfig, TrainConfig
 from ...errors import ConfigError
-from ...models.config import ModelConfig
-from ...training.config import DataConfig, TrainConfig
 
 HERE = Path(__file__).resolve().parent
 SEED = "pathology"

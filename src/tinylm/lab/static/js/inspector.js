@@ -1,5 +1,5 @@
 // One-update inspector: a typed document -> one real forward/backward and the optimizer update it implies,
-// computed by the training code's own update rule (the worker runs training.optim on copies of the state).
+// computed by the engines' own optimizer (the worker runs engines.optim.preview_step on copies of the state).
 import {ask, guarded, readyRun} from './api.js';
 import {el, sci} from './format.js';
 

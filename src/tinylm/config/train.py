@@ -1,33 +1,14 @@
-"""TrainConfig: everything about a run except the model architecture."""
+"""TrainConfig (with its DataConfig and OptimConfig sections): everything about a run except the model."""
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
 
-from ..engines.base import OptimConfig
 from ..errors import ConfigError
+from .optim import OptimConfig, check_optim
 
 SCHEDULES = ("constant", "linear", "cosine")
 DATA_MODES = ("auto", "documents", "stream")
-
-
-def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def check_optim(opt: OptimConfig) -> None:
-    """Every optimizer value in its range, with a one-line error naming it (NaN and inf included)."""
-    rules = [("lr", lambda v: v > 0, "a finite number > 0"),
-             ("beta1", lambda v: 0 <= v < 1, "in [0, 1)"),
-             ("beta2", lambda v: 0 <= v < 1, "in [0, 1)"),
-             ("eps", lambda v: v > 0, "a finite number > 0"),
-             ("weight_decay", lambda v: v >= 0, "a finite number >= 0"),
-             ("momentum", lambda v: 0 <= v < 1, "in [0, 1)"),
-             ("grad_clip", lambda v: v >= 0, "a finite number >= 0 (0 = off)")]
-    for key, ok, allowed in rules:
-        value = getattr(opt, key)
-        if not (_number(value) and ok(value)):
-            raise ConfigError(f"optim.{key} must be {allowed}, got {value!r}")
 
 
 # Bounds far above every preset and far below what would exhaust a laptop's memory or patience.

@@ -1,6 +1,6 @@
 """ModelConfig: one dataclass describes every model family, for every engine.
 
-The same config + the same initial parameters (see ``params.py``) give the same
+The same config + the same initial parameters (see ``models/params.py``) give the same
 function in the numpy, scalar and torch engines.
 """
 from __future__ import annotations
