@@ -107,8 +107,9 @@ def test_queries_wait_for_a_starting_run_instead_of_failing(page):
     page.click("#start")
     page.click("#in-compute")                 # at once: the run's worker is still starting
     page.click("#sb-names")
-    page.wait_for_function("document.querySelectorAll('#in-table tbody tr').length === 8", timeout=60_000)
-    page.wait_for_function("document.querySelectorAll('#sb-list li').length === 15", timeout=60_000)
+    # a worker's start (a fresh process importing numpy) can take tens of seconds on a loaded 2-core machine
+    page.wait_for_function("document.querySelectorAll('#in-table tbody tr').length === 8", timeout=150_000)
+    page.wait_for_function("document.querySelectorAll('#sb-list li').length === 15", timeout=150_000)
     assert panel_error(page, "inspector") is None and panel_error(page, "sandbox") is None
     page.wait_for_function("window.tinylab.runner.state === 'finished'", timeout=120_000)
 
