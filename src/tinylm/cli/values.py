@@ -47,11 +47,7 @@ def number_in(lo: float, hi: float, *, open_low: bool = False):
 
 
 def text(text: str) -> str:
-    """Any text that is valid Unicode (a non-UTF-8 byte in argv arrives as a lone surrogate) and not huge."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise argparse.ArgumentTypeError("must be valid UTF-8 text (the shell passed undecodable bytes)") from None
+    """Any text that is not huge (undecodable bytes in argv are refused by ``main`` for every argument)."""
     if len(text) > MAX_TEXT_ARG:
         raise argparse.ArgumentTypeError(f"is longer than {MAX_TEXT_ARG:,} characters")
     return text

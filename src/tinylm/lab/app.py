@@ -36,7 +36,7 @@ from . import pathologies
 from .course_routes import course_router
 from .protocol import (DATA_SOURCES, MAX_CHECKPOINT_BYTES, MAX_TEXT_BYTES, ProtocolError, parse_command,
                        parse_query, parse_run_request)
-from .runs import LabBusy, RunNotFound, RunRegistry
+from .runs import LabBusy, RunNotFound, RunRegistry, sse_frame
 from .security import COOKIE_NAME, HostPolicy, SiteGuard, token_from, token_matches
 from .texts import BUILTIN, TextNotAvailable, TextStore, sha_of_source
 
@@ -294,8 +294,7 @@ def create_app(token: str | None = None, max_active: int = 2, orphan_timeout: fl
         registry.subscribe(run, subscriber)
 
         def frame(message: dict) -> str:
-            cached = run.frames.get(message["seq"])     # thinned out meanwhile: serialise it again
-            return cached or f"id: {message['seq']}\ndata: {json.dumps(message, separators=(',', ':'))}\n\n"
+            return run.frames.get(message["seq"]) or sse_frame(message)   # thinned out meanwhile: serialise again
 
         async def stream():
             try:

@@ -94,7 +94,11 @@ class Run:
 # the loss curve stays the same shape at a coarser grain, and every eval, sample, phase, diagnosis and
 # status is kept. Memory per run stays bounded however long it trains.
 HISTORY_LIMIT = 20_000
-THINNED = ("step", "detail")
+
+
+def sse_frame(message: dict) -> str:
+    """One event as a Server-Sent Events frame (its seq is the event id a reconnect resumes from)."""
+    return f"id: {message['seq']}\ndata: {json.dumps(message, separators=(',', ':'))}\n\n"
 
 
 def thin_history(run: "Run") -> None:
@@ -280,7 +284,7 @@ class RunRegistry:
         message["seq"] = run.published
         run.published += 1
         run.history.append(message)
-        run.frames[message["seq"]] = f"id: {message['seq']}\ndata: {json.dumps(message, separators=(',', ':'))}\n\n"
+        run.frames[message["seq"]] = sse_frame(message)
         for subscriber in list(run.subscribers):
             subscriber.put_nowait(message)
         if len(run.history) > HISTORY_LIMIT:
