@@ -1,6 +1,6 @@
 """The house plan: every module under src/tinylm imports only its own layer or layers below it.
 
-    config -> data / models -> engines / checkpoints -> sampling -> training -> api / lab / course -> cli
+    config + models -> data -> engines / checkpoints -> sampling -> training -> api / lab / course -> cli
 
 Lower layers know nothing of higher ones, so a newcomer can read (and test) the package bottom-up, and a
 change to the lab or the CLI never reaches the engines. Imports inside functions count too: a lazy upward
@@ -20,8 +20,8 @@ PACKAGE = Path(importlib.util.find_spec("tinylm").origin).parent
 
 # Low to high. A top-level module or subpackage of tinylm belongs to exactly one layer.
 LAYERS: list[set[str]] = [
-    {"errors", "seeding", "config"},         # no tinylm imports but errors
-    {"data", "models", "presets"},           # text and tokens; parameter specs; named (model, train) configs
+    {"errors", "seeding", "config", "models"},  # configs, and the model families they are checked against
+    {"data", "presets"},                     # text and tokens; named (model, train) configs
     {"engines", "checkpoints"},              # compute on parameters; parameters on disk
     {"sampling"},                            # text from an engine
     {"compat"},                              # replays of microgpt.py / nanoGPT (their RNG, init, sampling)

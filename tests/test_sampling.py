@@ -24,46 +24,37 @@ def softmax(z: np.ndarray) -> np.ndarray:
 # --- fake engines (test scaffolding: real Decoder subclasses over fixed logit rules) ------------
 
 class TableDecoder(Decoder):
-    """Bigram: the logits of the next token are a fixed row of ``table``."""
+    """A bigram: the logits after a token are its row of ``table``."""
 
     def __init__(self, table: np.ndarray):
+        super().__init__(ModelConfig(family="bigram", vocab_size=len(table)))
         self.table = table
-        self._position = 0
 
-    def reset(self, batch_size: int) -> None:
-        self.batch_size, self._position = batch_size, 0
+    def _start(self, batch_size: int) -> None:
+        pass
 
-    def step(self, tokens: np.ndarray) -> np.ndarray:
-        assert tokens.shape == (self.batch_size,)
-        self._position += 1
+    def _advance(self, tokens: np.ndarray) -> np.ndarray:
         return self.table[tokens].astype(np.float64)
-
-    @property
-    def position(self) -> int:
-        return self._position
 
 
 class WindowSumDecoder(Decoder):
-    """A 'GPT' with learned positions: refuses more than block_size tokens, and its greedy next token
-    is (sum of every token it has been fed since reset) mod V, so it reveals what it was fed."""
+    """A 'GPT' with learned positions: refuses more than block_size tokens since its last start, and its
+    greedy next token is (sum of every token fed since that start) mod V, so it reveals what it was fed."""
 
     def __init__(self, vocab_size: int, block_size: int):
+        super().__init__(ModelConfig(family="gpt", vocab_size=vocab_size, block_size=block_size, n_embd=4, n_head=1))
         self.V, self.block = vocab_size, block_size
 
-    def reset(self, batch_size: int) -> None:
+    def _start(self, batch_size: int) -> None:
         self.fed = np.zeros((batch_size, 0), dtype=np.int64)
 
-    def step(self, tokens: np.ndarray) -> np.ndarray:
+    def _advance(self, tokens: np.ndarray) -> np.ndarray:
         if self.fed.shape[1] >= self.block:
             raise AssertionError(f"decoder fed beyond block_size {self.block}")
         self.fed = np.concatenate([self.fed, np.asarray(tokens, dtype=np.int64)[:, None]], axis=1)
         logits = np.zeros((len(tokens), self.V))
         logits[np.arange(len(tokens)), self.fed.sum(axis=1) % self.V] = 10.0
         return logits
-
-    @property
-    def position(self) -> int:
-        return self.fed.shape[1]
 
 
 class FakeEngine:
@@ -368,15 +359,6 @@ def test_numpy_engine_decoder_matches_full_prefix_reference(model, greedy, bos):
         assert got == want
     if not bos:
         assert max(len(s) for s in got) == 20
-
-
-def test_decoder_that_slides_itself_gives_the_same_text(monkeypatch):
-    tok = CharTokenizer("\nabcde", bos=False)
-    engine = numpy_engine(GPT)
-    cfg = SampleConfig(temperature=1.0, max_new_tokens=25)
-    reprimed = generate(engine, tok, prompt="ab", n=3, cfg=cfg, rng=rng_for("w", "s"))
-    monkeypatch.setattr(type(engine.decoder()), "slides_window", True, raising=False)
-    assert generate(engine, tok, prompt="ab", n=3, cfg=cfg, rng=rng_for("w", "s")) == reprimed
 
 
 def test_float32_numpy_engine_is_deterministic_and_streams():

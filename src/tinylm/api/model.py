@@ -12,6 +12,7 @@ from ..config import ModelConfig, SampleConfig
 from ..data import CharTokenizer
 from ..engines import Engine, engine_class
 from ..errors import CheckpointError, ConfigError
+from ..models import family_of
 from ..models.params import param_count
 from ..seeding import SAMPLE_STREAM, rng_for
 from ..training.loop import CHECKPOINT_NAME
@@ -38,11 +39,7 @@ def checkpoint_path(run: str | Path) -> Path:
 
 def describe_architecture(cfg: ModelConfig) -> str:
     """'gpt 1L 4H 16d', 'mlp ctx 3 · 200 hidden' or 'bigram'."""
-    if cfg.family == "gpt":
-        return f"gpt {cfg.n_layer}L {cfg.n_head}H {cfg.n_embd}d"
-    if cfg.family == "mlp":
-        return f"mlp ctx {cfg.context} · {cfg.n_hidden} hidden"
-    return cfg.family
+    return family_of(cfg).describe(cfg)
 
 
 @dataclass(repr=False)

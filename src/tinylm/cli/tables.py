@@ -9,6 +9,7 @@ from rich import box
 from rich.table import Table
 
 from ..config import ModelConfig
+from ..models import family_of
 from ..models.params import param_count
 from ..presets import PRESETS, Preset
 
@@ -22,7 +23,7 @@ def preset_summary(p: Preset) -> str:
     m = p.model
     vocab = 65 if p.train.data.source == "shakespeare" else 27
     count = param_count(ModelConfig(**{**m.to_dict(), "vocab_size": vocab, "block_size": m.block_size or 16}))
-    arch = m.family if m.family != "gpt" else f"gpt {m.n_layer}L {m.n_head}H {m.n_embd}d"
+    arch = family_of(m).describe(m)
     return f"{arch} · {count:,} params · {p.train.data.source}"
 
 

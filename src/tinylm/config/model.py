@@ -5,13 +5,11 @@ function in the numpy, scalar and torch engines.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Literal
+from dataclasses import asdict, dataclass, fields, replace
 
 from ..errors import ConfigError
+from ..models.registry import family_named
 
-Family = Literal["bigram", "mlp", "gpt"]
-FAMILIES = ("bigram", "mlp", "gpt")
 NORMS = ("rmsnorm", "layernorm")
 ACTIVATIONS = ("relu", "gelu", "gelu_tanh", "tanh")
 
@@ -52,8 +50,7 @@ class ModelConfig:
         self.validate()
 
     def validate(self) -> None:
-        if self.family not in FAMILIES:
-            raise ConfigError(f"unknown model family {self.family!r} (choose from {', '.join(FAMILIES)})")
+        family = family_named(self.family)
         if not isinstance(self.block_size, int) or self.block_size < 0:
             raise ConfigError(f"block_size must be a positive integer (0 = longest document + 1), got {self.block_size!r}")
         for name in ("vocab_size", "n_embd", "context", "n_hidden", "n_layer", "n_head", "mlp_ratio"):
@@ -63,17 +60,13 @@ class ModelConfig:
         for name, hi in LIMITS.items():
             if getattr(self, name) > hi:
                 raise ConfigError(f"{name} must be at most {hi:,}, got {getattr(self, name):,}")
-        if self.approx_params() > MAX_PARAMS:
-            raise ConfigError(f"this model would have about {self.approx_params():,} parameters; "
-                              f"tinylm trains models up to {MAX_PARAMS:,}")
         if self.vocab_size < 2:
             raise ConfigError(f"vocab_size must be at least 2, got {self.vocab_size}")
         if self.norm not in NORMS:
             raise ConfigError(f"unknown norm {self.norm!r} (choose from {', '.join(NORMS)})")
         if self.activation not in ACTIVATIONS:
             raise ConfigError(f"unknown activation {self.activation!r} (choose from {', '.join(ACTIVATIONS)})")
-        if self.family == "gpt" and self.n_embd % self.n_head:
-            raise ConfigError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
+        family.check(self)
         if self.init not in ("normal", "zeros", "torch"):
             raise ConfigError(f"unknown init {self.init!r} (choose from normal, zeros, torch)")
         for name in ("norm_affine", "embed_norm", "final_norm", "bias", "tie_weights", "scaled_residual_init"):
@@ -83,16 +76,15 @@ class ModelConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
                 raise ConfigError(f"{name} must be a number from {lo:g} to {hi:g}, got {value!r}")
+        if self.approx_params() > MAX_PARAMS:
+            raise ConfigError(f"this model would have about {self.approx_params():,} parameters; "
+                              f"tinylm trains models up to {MAX_PARAMS:,}")
 
     def approx_params(self) -> int:
-        """A quick upper estimate of the parameter count (models/params.py counts exactly), so a config
+        """The parameter count (its family's specs; a block_size still to be resolved counts as 1), so a config
         asking for billions of weights is refused before anything is allocated."""
-        v, c, t = self.vocab_size, self.n_embd, max(self.block_size, 1)
-        if self.family == "bigram":
-            return v * v
-        if self.family == "mlp":
-            return v * c + self.context * c * self.n_hidden + self.n_hidden * (v + 1) + v
-        return 2 * v * c + t * c + self.n_layer * (4 + 2 * self.mlp_ratio) * (c * c + c)
+        return family_named(self.family).param_count(replace(self, block_size=max(self.block_size, 1))
+                                                     if self.block_size < 1 else self)
 
     @property
     def head_dim(self) -> int:

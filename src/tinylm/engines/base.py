@@ -18,6 +18,7 @@ import numpy as np
 
 from ..config import ModelConfig, OptimConfig
 from ..errors import ConfigError, DataError
+from ..models import family_of
 
 
 def check_batch(cfg: ModelConfig, x, y=None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -92,23 +93,67 @@ class StepStats:
 
 
 class Decoder(ABC):
-    """Incremental decoding with a KV cache (GPT) or a short context window (MLP/bigram)."""
+    """Incremental decoding: feed one token per row, get the next-token logits, without re-reading the prefix.
 
-    # True when ``step`` keeps working past block_size by sliding its own window (logits of the
-    # last block_size tokens). Otherwise sampling resets and re-primes a GPT decoder itself.
-    slides_window: bool = False
+    The one windowing policy, for every family and engine: the logits after a history are those a fresh
+    forward pass gives on the history's last ``window`` tokens (the family's ``window``: block_size for a
+    GPT, whose positions end there, as nanoGPT's and makemore's samplers crop; the MLP's context; 1 for the
+    bigram). Once ``window`` tokens are in, the next step drops the oldest, restarts the state and re-reads
+    the other ``window - 1`` (``_prime``) before taking the new token.
 
-    @abstractmethod
-    def reset(self, batch_size: int) -> None: ...
+    An engine's decoder supplies the state: ``_start(batch_size)`` (a fresh start), ``_advance(tokens)``
+    (one token per row at position ``self.filled``; returns logits [B, V] as float64 numpy) and, where one
+    batched pass beats token-by-token, ``_prime(tokens [B, L])``.
+    """
 
-    @abstractmethod
+    def __init__(self, cfg: ModelConfig):
+        self.cfg = cfg
+        self.window = family_of(cfg).window(cfg)
+        if self.window < 1:
+            raise ConfigError("block_size must be resolved (>= 1) before decoding")
+
+    def reset(self, batch_size: int) -> None:
+        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ConfigError(f"decoder batch_size must be at least 1, got {batch_size!r}")
+        self.batch_size = int(batch_size)
+        self.recent = np.zeros((self.batch_size, self.window), dtype=np.int64)   # the tokens since the start
+        self.filled = 0
+        self._position = 0
+        self._start(self.batch_size)
+
     def step(self, tokens: np.ndarray) -> np.ndarray:
         """Feed one token per row ([B] ints); return next-token logits [B, V] (float64 numpy)."""
+        tokens = check_decoder_tokens(tokens, self.batch_size, self.cfg.vocab_size)
+        if self.filled == self.window:                 # full: slide by one
+            kept = self.recent[:, 1:].copy()
+            self._start(self.batch_size)
+            self.filled = 0
+            if kept.shape[1]:
+                self._prime(kept)
+            self.recent[:, :-1] = kept
+            self.filled = kept.shape[1]
+        logits = self._advance(tokens)
+        self.recent[:, self.filled] = tokens
+        self.filled += 1
+        self._position += 1
+        return logits
 
     @property
-    @abstractmethod
     def position(self) -> int:
         """Number of tokens fed since reset."""
+        return self._position
+
+    @abstractmethod
+    def _start(self, batch_size: int) -> None: ...
+
+    @abstractmethod
+    def _advance(self, tokens: np.ndarray) -> np.ndarray: ...
+
+    def _prime(self, tokens: np.ndarray) -> None:
+        """Read ``tokens`` [B, L] from a fresh start (their logits are not needed)."""
+        for column in tokens.T:
+            self._advance(column)
+            self.filled += 1
 
 
 class Engine(ABC):

@@ -7,11 +7,9 @@ Where generation starts
   newline (nanoGPT's default start), or from the vocabulary's first character if it has no newline.
   That primer is not part of the returned text.
 
-Context longer than ``block_size`` (GPT, whose positions are learned): the model sees the last
-``block_size`` tokens, like nanoGPT's sampler. When the decoder has been fed ``block_size`` tokens,
-it is reset and re-primed with the last ``block_size - 1`` tokens before the next one goes in. A
-decoder that slides its window itself declares ``slides_window = True`` and is simply stepped on.
-Bigram and MLP decoders only look at their last few tokens and never need re-priming.
+Context longer than the model's window (a GPT's ``block_size``, whose positions are learned): the decoder
+keeps to the last ``window`` tokens itself, like nanoGPT's sampler (``engines.base.Decoder``), so a prompt
+longer than that is fed from its last ``window`` tokens only.
 
 Rows are decoded in parallel (one batched decoder); with the default draw, every step takes one
 ``rng.random(n)`` draw, so the same seed, config and engine give the same text.
@@ -133,25 +131,13 @@ def _token_steps(engine: Engine, tokenizer, *, prompt: str, n: int, cfg: SampleC
 def _decode(engine: Engine, tokenizer, context: list[int], n: int, cfg: SampleConfig, rng,
             choose: Choose | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     decoder = engine.decoder()
-    block = engine.cfg.block_size
-    window = block if engine.cfg.family == "gpt" and not getattr(decoder, "slides_window", False) else None
-
     history = np.empty((n, len(context) + cfg.max_new_tokens), dtype=np.int64)
     history[:, :len(context)] = context
     length = len(context)
 
-    def feed(t: int) -> np.ndarray:
-        """Step the decoder with column ``t`` of ``history``; everything before it is already in."""
-        if window is not None and decoder.position >= window:
-            decoder.reset(n)
-            for s in range(t - window + 1, t):
-                decoder.step(history[:, s])
-        return decoder.step(history[:, t])
-
     decoder.reset(n)
-    first = max(0, length - block) if engine.cfg.family == "gpt" else 0   # a GPT only sees the last block
-    for t in range(first, length):
-        logits = feed(t)
+    for t in range(max(0, length - decoder.window), length):     # older tokens cannot reach the logits
+        logits = decoder.step(history[:, t])
 
     bos = tokenizer.bos_id
     stops = bos is not None and cfg.stop_at_bos
@@ -166,4 +152,4 @@ def _decode(engine: Engine, tokenizer, context: list[int], n: int, cfg: SampleCo
             return
         history[:, length] = np.where(alive, tokens, bos if stops else tokens)
         length += 1
-        logits = feed(length - 1)
+        logits = decoder.step(history[:, length - 1])

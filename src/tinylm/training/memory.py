@@ -6,6 +6,7 @@ import os
 
 from ..config import ModelConfig
 from ..errors import ConfigError
+from ..models import family_of
 
 # of the machine's physical memory a run may plan to use (the rest: the OS, the lab, other programs)
 USABLE_FRACTION = 0.8
@@ -20,19 +21,11 @@ def machine_bytes() -> int | None:
 
 
 def training_bytes(cfg: ModelConfig, batch_size: int, itemsize: int) -> int:
-    """Weights, gradients and Adam's two moments, plus one step's activations (kept for the backward pass):
-    per token and layer about 16 widths (q, k, v, attention output, the 4x MLP and its activation, norms,
-    residuals) and two attention rows (scores and probabilities), and the output logits three times
-    (logits, probabilities, their gradient)."""
-    params = cfg.approx_params()
+    """Weights, gradients and Adam's two moments, plus one step's activations (kept for the backward pass;
+    each family says how many floats a token keeps)."""
     tokens = batch_size * max(cfg.block_size, 1)
-    if cfg.family == "gpt":
-        per_token = cfg.n_layer * (16 * cfg.n_embd + 2 * cfg.n_head * max(cfg.block_size, 1)) + 3 * cfg.vocab_size
-    elif cfg.family == "mlp":
-        per_token = cfg.context * cfg.n_embd + 3 * cfg.n_hidden + 3 * cfg.vocab_size
-    else:
-        per_token = 3 * cfg.vocab_size
-    return (4 * params + tokens * per_token) * itemsize
+    per_token = family_of(cfg).activations_per_token(cfg)
+    return (4 * cfg.approx_params() + tokens * per_token) * itemsize
 
 
 def check_fits(cfg: ModelConfig, batch_size: int, itemsize: int) -> None:

@@ -13,3 +13,9 @@ class Bigram(NumpyModel):
 
     def backward(self, dlogits: np.ndarray, cache: object) -> dict[str, np.ndarray]:
         return {"wte": embedding_backward(dlogits, cache)}
+
+    def start_state(self, batch_size: int) -> None:
+        return None                                   # the next token depends on this one only
+
+    def advance(self, state: None, tokens: np.ndarray, position: int) -> tuple[np.ndarray, None]:
+        return self.params["wte"][tokens], None

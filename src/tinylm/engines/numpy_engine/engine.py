@@ -5,17 +5,19 @@ import numpy as np
 
 from ...config import ModelConfig
 from ...errors import ConfigError
+from ...models import implementation
 from ..base import Decoder, Engine, StepStats, check_batch, check_engine_args
 from ..optim import UsesNumpyOptimizer
 from .bigram import Bigram
-from .decoder import make_decoder
+from .decoder import NumpyDecoder
 from .gpt import GPT
 from .memory import keep_freed_memory
 from .mlp import MLP
 from .model import NumpyModel
 from .ops import cross_entropy_backward, cross_entropy_forward
 
-MODELS = {"bigram": Bigram, "mlp": MLP, "gpt": GPT}
+# this engine's implementation of each model family (models/registry.py lists the families)
+IMPLEMENTATIONS: dict[str, type[NumpyModel]] = {"bigram": Bigram, "mlp": MLP, "gpt": GPT}
 
 
 class NumpyEngine(UsesNumpyOptimizer, Engine):
@@ -27,7 +29,7 @@ class NumpyEngine(UsesNumpyOptimizer, Engine):
             raise ConfigError(f"unknown numpy engine option {sorted(options)[0]!r}")
         check_engine_args(dtype, cfg)
         keep_freed_memory()
-        self.model: NumpyModel = MODELS[cfg.family](cfg, np.dtype(dtype))
+        self.model: NumpyModel = implementation(IMPLEMENTATIONS, cfg, self.name)(cfg, np.dtype(dtype))
         self.model.load(params)
 
     # --- parameters -------------------------------------------------------------------
@@ -64,7 +66,7 @@ class NumpyEngine(UsesNumpyOptimizer, Engine):
         return logits.astype(np.float64)
 
     def decoder(self) -> Decoder:
-        return make_decoder(self.model)
+        return NumpyDecoder(self.model)
 
     # --- optimisation (configure_optimizer, get/set_optimizer_state: UsesNumpyOptimizer) ---------------
     def _optimized_params(self) -> dict[str, np.ndarray]:

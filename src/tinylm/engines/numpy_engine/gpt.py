@@ -165,3 +165,50 @@ class GPT(NumpyModel):
         dh.sum(axis=0, out=dwpe[:T])               # every row of the batch uses positions 0..T-1
         grads["wpe"] = dwpe
         return grads
+
+    # --- incremental decoding: a KV cache ------------------------------------------------------
+    def start_state(self, batch_size: int) -> KVCache:
+        return KVCache(self.cfg, batch_size, self.dtype)
+
+    def prime(self, state: KVCache, tokens: np.ndarray) -> KVCache:
+        """One batched forward over ``tokens`` [B, L] fills positions 0..L-1 of the cache."""
+        _, (_, block_caches, _, _) = self.forward(tokens)
+        L = tokens.shape[1]
+        for i, cache in enumerate(block_caches):
+            _, kh, vh, _, _ = cache["attn"]
+            state.keys[i][:, :, :L] = kh
+            state.values[i][:, :, :L] = vh
+        return state
+
+    def advance(self, state: KVCache, tokens: np.ndarray, position: int) -> tuple[np.ndarray, KVCache]:
+        """The next-token logits after ``tokens`` [B] at ``position``, attending to the cached 0..position-1."""
+        cfg, t = self.cfg, position
+        x, _ = self.embed(tokens[:, None], start=t)      # [B, 1, C]
+        C, H, hd = cfg.n_embd, cfg.n_head, cfg.head_dim
+        scale = self.dtype.type(1.0 / np.sqrt(hd))
+        for i in range(cfg.n_layer):
+            h, _ = self.norm_forward(x, f"h.{i}.norm1")
+            qkv, _ = linear_forward(h, self.qkv_weight[i], self.qkv_bias[i])
+            B = qkv.shape[0]
+            q = qkv[:, 0, :C].reshape(B, H, 1, hd) * scale
+            state.keys[i][:, :, t] = qkv[:, 0, C:2 * C].reshape(B, H, hd)
+            state.values[i][:, :, t] = qkv[:, 0, 2 * C:].reshape(B, H, hd)
+            keys, values = state.keys[i][:, :, :t + 1], state.values[i][:, :, :t + 1]
+            att = q @ keys.transpose(0, 1, 3, 2)          # [B, H, 1, t+1]: no mask, all are past
+            att -= att.max(axis=-1, keepdims=True)
+            np.exp(att, out=att)
+            att /= att.sum(axis=-1, keepdims=True)
+            a = (att @ values).reshape(B, 1, C)
+            unused: dict = {}                              # the backward caches, not needed here
+            x = self.mlp_residual(self.attn_out(x, a, i, unused), i, unused)
+        logits, _ = self.head_forward(x)
+        return logits[:, 0], state
+
+
+class KVCache:
+    """Keys and values of every layer for the positions read so far, [B, H, block, hd] each."""
+
+    def __init__(self, cfg, batch_size: int, dtype: np.dtype):
+        shape = (batch_size, cfg.n_head, cfg.block_size, cfg.head_dim)
+        self.keys = [np.zeros(shape, dtype=dtype) for _ in range(cfg.n_layer)]
+        self.values = [np.zeros(shape, dtype=dtype) for _ in range(cfg.n_layer)]

@@ -73,3 +73,23 @@ class MLP(NumpyModel):
             dwte[:V] += dwte_head
         grads["wte"] = dwte
         return grads
+
+    # decoding state: the last ``context`` tokens of each row, pad id V before the start
+    def start_state(self, batch_size: int) -> np.ndarray:
+        return np.full((batch_size, self.cfg.context), self.cfg.vocab_size, dtype=np.int64)
+
+    def _shift_in(self, window: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+        window = np.roll(window, -1, axis=1)
+        window[:, -1] = tokens
+        return window
+
+    def advance(self, state: np.ndarray, tokens: np.ndarray, position: int) -> tuple[np.ndarray, np.ndarray]:
+        window = self._shift_in(state, tokens)
+        h, _ = self.hidden(window)
+        logits, _ = self.head(h)
+        return logits, window
+
+    def prime(self, state: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+        for column in tokens.T:                       # only the window moves; no logits needed
+            state = self._shift_in(state, column)
+        return state

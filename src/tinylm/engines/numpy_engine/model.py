@@ -1,4 +1,4 @@
-"""What the three model families share: parameter storage and the forward/backward contract."""
+"""What every numpy model shares: parameter storage and the forward/backward contract."""
 from __future__ import annotations
 
 import numpy as np
@@ -36,3 +36,19 @@ class NumpyModel:
 
     def backward(self, dlogits: np.ndarray, cache: object) -> dict[str, np.ndarray]:
         raise NotImplementedError
+
+    # --- incremental decoding (driven by decoder.NumpyDecoder) --------------------------------------
+    def start_state(self, batch_size: int) -> object:
+        """The decoding state before any token."""
+        raise NotImplementedError
+
+    def advance(self, state: object, tokens: np.ndarray, position: int) -> tuple[np.ndarray, object]:
+        """Take one token per row ([B]) at ``position``: (next-token logits [B, V], the new state)."""
+        raise NotImplementedError
+
+    def prime(self, state: object, tokens: np.ndarray) -> object:
+        """Take ``tokens`` [B, L] from a fresh ``state`` (their logits unused). Token by token unless a
+        model has a faster batched way."""
+        for position, column in enumerate(tokens.T):
+            _, state = self.advance(state, column, position)
+        return state

@@ -16,13 +16,14 @@ import numpy as np
 
 from ...config import ModelConfig
 from ...errors import CheckpointError, ConfigError, DataError
+from ...models import family_of, implementation
 from ...models.params import param_specs
-from ..base import Decoder, Engine, StepStats, check_batch, check_decoder_tokens, check_engine_args, check_params
+from ..base import Decoder, Engine, StepStats, check_batch, check_engine_args, check_params
 from ..optim import UsesNumpyOptimizer
 from .fused import FusedOps
 from .graph import count_edges, graph_stats, graph_to_data
 from .leaves import Leaf, make_leaves
-from .model import KVCache, ScalarModel
+from .model import IMPLEMENTATIONS, ScalarModel
 from .plain import PlainOps
 from .value import Value, backpropagate, topological_order
 
@@ -33,18 +34,6 @@ MODES = {"plain": PlainOps, "fused": FusedOps}
 # warn before a step that would take longer than a second.
 SECONDS_PER_MAC = {"plain": 15e-6, "fused": 1.0e-6}
 SLOW_STEP_SECONDS = 1.0
-
-
-def macs_per_token(cfg: ModelConfig, positions: float) -> float:
-    """Multiply-adds of the forward pass for one token that attends to ``positions`` earlier ones."""
-    if cfg.family == "bigram":
-        return cfg.vocab_size
-    if cfg.family == "mlp":
-        head = cfg.n_hidden * cfg.n_embd + cfg.n_embd * cfg.vocab_size if cfg.tie_weights else cfg.n_hidden * cfg.vocab_size
-        return cfg.context * cfg.n_embd * cfg.n_hidden + head
-    C = cfg.n_embd
-    per_layer = 4 * C * C + 2 * cfg.mlp_ratio * C * C + 2 * positions * C
-    return cfg.n_layer * per_layer + C * cfg.vocab_size
 
 
 @contextmanager
@@ -93,7 +82,7 @@ class ScalarEngine(UsesNumpyOptimizer, Engine):
 
     def _model(self) -> tuple[ScalarModel, dict[str, Leaf]]:
         leaves = make_leaves(self.params)
-        return ScalarModel(self.cfg, leaves, self.ops), leaves
+        return implementation(IMPLEMENTATIONS, self.cfg, self.name)(self.cfg, leaves, self.ops), leaves
 
     # --- batches ----------------------------------------------------------------------------
     def _check_tokens(self, x: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -116,7 +105,7 @@ class ScalarEngine(UsesNumpyOptimizer, Engine):
     def _warn_if_slow(self, x: np.ndarray, n_tokens: int) -> None:
         if self._warned_slow:
             return
-        estimate = n_tokens * macs_per_token(self.cfg, x.shape[1] / 2) * SECONDS_PER_MAC[self.mode]
+        estimate = n_tokens * family_of(self.cfg).macs_per_token(self.cfg, x.shape[1] / 2) * SECONDS_PER_MAC[self.mode]
         if estimate > SLOW_STEP_SECONDS:
             self._warned_slow = True
             warnings.warn(f"scalar engine ({self.mode} mode): one step of this batch is estimated at "
@@ -203,54 +192,26 @@ class ScalarEngine(UsesNumpyOptimizer, Engine):
 
 
 class ScalarDecoder(Decoder):
-    """Feeds one token per row. GPT rows keep a KV cache of Values; once a row has seen
-    ``block_size`` tokens its window slides (the cache is rebuilt from the last ``block_size - 1``
-    tokens, as nanoGPT's sampler does). MLP and bigram rows only keep their last few tokens."""
-
-    slides_window = True
+    """Feeds one token per row, each row its own state of Values (a GPT row's KV cache, an MLP row's last
+    few tokens); the windowing is ``engines.base.Decoder``'s."""
 
     def __init__(self, engine: ScalarEngine):
+        super().__init__(engine.cfg)
         self.engine = engine
-        self.cfg = engine.cfg
         self.reset(1)
 
     def reset(self, batch_size: int) -> None:
-        if batch_size < 1:
-            raise ConfigError(f"decoder batch_size must be at least 1, got {batch_size}")
         # parameters are read once per reset: a decoder sees the weights of the moment it was reset
         self.model, _ = self.engine._model()
-        self.batch_size = batch_size
-        self.caches = [KVCache(self.cfg.n_layer) for _ in range(batch_size)]
-        self.history: list[list[int]] = [[] for _ in range(batch_size)]  # GPT: the tokens in each cache
-        self.windows = [[self.cfg.vocab_size] * (self.cfg.context - 1) for _ in range(batch_size)]
-        self._position = 0
+        super().reset(batch_size)
 
-    @property
-    def position(self) -> int:
-        return self._position
+    def _start(self, batch_size: int) -> None:
+        self.states = [self.model.start_state() for _ in range(batch_size)]
 
-    def _gpt_step(self, row: int, token: int) -> list[Value]:
-        if len(self.history[row]) == self.cfg.block_size:  # slide the window
-            self.history[row] = self.history[row][1:]
-            self.caches[row] = KVCache(self.cfg.n_layer)
-            for earlier in self.history[row]:
-                self.model.gpt(earlier, self.caches[row])
-        self.history[row].append(token)
-        return self.model.gpt(token, self.caches[row])
-
-    def step(self, tokens: np.ndarray) -> np.ndarray:
-        cfg = self.cfg
-        tokens = check_decoder_tokens(tokens, self.batch_size, cfg.vocab_size)
-        out = np.empty((self.batch_size, cfg.vocab_size), dtype=np.float64)
+    def _advance(self, tokens: np.ndarray) -> np.ndarray:
+        out = np.empty((self.batch_size, self.cfg.vocab_size), dtype=np.float64)
         with gc_paused():
-            for b, token in enumerate(tokens.tolist()):
-                if cfg.family == "bigram":
-                    logits = self.model.bigram(token)
-                elif cfg.family == "mlp":
-                    self.windows[b] = (self.windows[b] + [token])[-cfg.context:]
-                    logits = self.model.mlp(self.windows[b])
-                else:
-                    logits = self._gpt_step(b, token)
-                out[b] = [v.data for v in logits]
-        self._position += 1
+            for row, token in enumerate(tokens.tolist()):
+                logits, self.states[row] = self.model.advance(self.states[row], token, self.filled)
+                out[row] = [v.data for v in logits]
         return out

@@ -1,4 +1,4 @@
-"""The three model families on lists of Values, one position at a time (as microgpt.py does).
+"""The model families on lists of Values, one position at a time (as microgpt.py does).
 
 ``ops`` is ``PlainOps`` or ``FusedOps``: the model code is the same, only the graph differs.
 Semantics (shared with the numpy engine, see ``models/params.py``):
@@ -30,6 +30,9 @@ class KVCache:
 
 
 class ScalarModel:
+    """One family on Values. Each family supplies ``start_state()`` and ``advance(state, token, position)``
+    -> (logits, new state) for one row; a whole sequence is those steps in order."""
+
     def __init__(self, cfg: ModelConfig, leaves: dict[str, Leaf], ops):
         self.cfg = cfg
         self.p = leaves
@@ -41,11 +44,39 @@ class ScalarModel:
     def _row(self, name: str, index: int) -> list[Value]:
         return self.p[name].values[index]
 
-    # --- bigram ---------------------------------------------------------------------------
-    def bigram(self, token: int) -> list[Value]:
-        return self._row("wte", token)
+    def start_state(self) -> object:
+        raise NotImplementedError
 
-    # --- mlp ------------------------------------------------------------------------------
+    def advance(self, state: object, token: int, position: int) -> tuple[list[Value], object]:
+        raise NotImplementedError
+
+    def sequence_logits(self, tokens: list[int]) -> list[list[Value]]:
+        """Logits at every position of one row of tokens."""
+        state, out = self.start_state(), []
+        for position, token in enumerate(tokens):
+            logits, state = self.advance(state, token, position)
+            out.append(logits)
+        return out
+
+
+class ScalarBigram(ScalarModel):
+    def start_state(self) -> None:
+        return None
+
+    def advance(self, state: None, token: int, position: int) -> tuple[list[Value], None]:
+        return self._row("wte", token), None
+
+
+class ScalarMLP(ScalarModel):
+    """State: the last ``context`` token ids, oldest first, pad id V before the start."""
+
+    def start_state(self) -> list[int]:
+        return [self.cfg.vocab_size] * self.cfg.context
+
+    def advance(self, state: list[int], token: int, position: int) -> tuple[list[Value], list[int]]:
+        window = state[1:] + [token]
+        return self.mlp(window), window
+
     def mlp(self, window: list[int]) -> list[Value]:
         """``window``: the last ``context`` token ids, oldest first, pad id V before the start."""
         ops = self.ops
@@ -56,7 +87,10 @@ class ScalarModel:
             return ops.linear(e, self.p["wte"].rows(self.cfg.vocab_size))
         return ops.linear(h, self.p["lm_head.weight"], self._get("lm_head.bias"))
 
-    # --- gpt ------------------------------------------------------------------------------
+
+class ScalarGPT(ScalarModel):
+    """State: the KV cache of the positions read so far."""
+
     def _norm(self, x: list[Value], prefix: str) -> list[Value]:
         cfg = self.cfg
         if cfg.norm == "rmsnorm":
@@ -97,15 +131,11 @@ class ScalarModel:
         head = self.p["wte"] if cfg.tie_weights else self.p["lm_head.weight"]
         return ops.linear(x, head)
 
-    # --- one sequence ---------------------------------------------------------------------
-    def sequence_logits(self, tokens: list[int]) -> list[list[Value]]:
-        """Logits at every position of one row of tokens."""
-        cfg = self.cfg
-        if cfg.family == "bigram":
-            return [self.bigram(t) for t in tokens]
-        if cfg.family == "mlp":
-            k, pad = cfg.context, cfg.vocab_size
-            padded = [pad] * (k - 1) + list(tokens)
-            return [self.mlp(padded[t:t + k]) for t in range(len(tokens))]
-        cache = KVCache(cfg.n_layer)
-        return [self.gpt(t, cache) for t in tokens]
+    def start_state(self) -> KVCache:
+        return KVCache(self.cfg.n_layer)
+
+    def advance(self, state: KVCache, token: int, position: int) -> tuple[list[Value], KVCache]:
+        return self.gpt(token, state), state
+
+
+IMPLEMENTATIONS: dict[str, type[ScalarModel]] = {"bigram": ScalarBigram, "mlp": ScalarMLP, "gpt": ScalarGPT}

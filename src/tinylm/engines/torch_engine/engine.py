@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ...config import ModelConfig
-from ...errors import ConfigError, DataError, EngineUnavailable
+from ...errors import ConfigError, EngineUnavailable
 from ...models.params import decay_names
 from ..base import Decoder, Engine, OptimConfig, StepStats, check_batch, check_engine_args, check_params
 from . import distributed
@@ -111,19 +111,6 @@ class TorchEngine(Engine):
             p.copy_(torch.as_tensor(np.asarray(params[name]), dtype=p.dtype))
 
     # --- batches ----------------------------------------------------------------------
-    def _tokens(self, x: np.ndarray, what: str = "x") -> torch.Tensor:
-        x = np.asarray(x)
-        if x.ndim != 2 or x.shape[1] < 1:
-            raise DataError(f"{what} must be a [batch, time] array of token ids, got shape {x.shape}")
-        if not np.issubdtype(x.dtype, np.integer):
-            raise DataError(f"{what} must hold integer token ids, got {x.dtype}")
-        if self.cfg.family == "gpt" and x.shape[1] > self.cfg.block_size:
-            raise DataError(f"sequence length {x.shape[1]} exceeds the model's block_size {self.cfg.block_size}")
-        low = -1 if what == "y" else 0
-        if x.size and (x.min() < low or x.max() >= self.cfg.vocab_size):
-            raise DataError(f"{what} holds token ids outside 0..{self.cfg.vocab_size - 1}")
-        return self._to_device(x)
-
     def _to_device(self, x: np.ndarray) -> torch.Tensor:
         """Token ids (already checked) as an int64 tensor on this engine's device."""
         return torch.as_tensor(np.asarray(x).astype(np.int64, copy=False)).to(self.device, non_blocking=True)
@@ -171,7 +158,8 @@ class TorchEngine(Engine):
 
     @torch.no_grad()
     def logits(self, x: np.ndarray) -> np.ndarray:
-        out = self.model(self._tokens(x))
+        x, _ = check_batch(self.cfg, x)
+        out = self.model(self._to_device(x))
         return out.to("cpu", torch.float64).numpy()
 
     def decoder(self) -> Decoder:

@@ -1,4 +1,4 @@
-"""The three model families as torch ``nn.Module``s whose ``state_dict`` keys are exactly the
+"""The model families as torch ``nn.Module``s whose ``state_dict`` keys are exactly the
 parameter names of ``models.params`` (so checkpoints move between engines unchanged).
 
 Semantics mirror the numpy engine (nanoGPT's model.py, stripped of dropout):
@@ -15,12 +15,14 @@ Attention is causal with scale 1/sqrt(head_dim); norms use eps = cfg.norm_eps.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ...config import ModelConfig
+from ...models import implementation
 from ...models.params import param_specs
 
 
@@ -139,6 +141,34 @@ class GPT(nn.Module):
             x = block(x)
         return self.head(x)
 
+    # incremental decoding (torch_engine/decoder.py): the state is each layer's keys and values so far
+    def start_state(self, batch_size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return []
+
+    def prime(self, state: list, idx: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """One batched causal pass over ``idx`` [B, L] keeping every layer's keys and values."""
+        x, state = self.embed(idx), []
+        for block in self.h:
+            q, k, v = block.attn.qkv(block.norm1(x))
+            state.append((k, v))
+            x = x + block.attn.attend(q, k, v, causal=True)
+            x = x + block.mlp(block.norm2(x))
+        return state
+
+    def advance(self, state: list, tokens: torch.Tensor, position: int) -> tuple[torch.Tensor, list]:
+        x = self.embed(tokens[:, None], start=position)                 # [B, 1, C]
+        for i, block in enumerate(self.h):
+            q, k, v = block.attn.qkv(block.norm1(x))
+            if i < len(state):
+                k = torch.cat([state[i][0], k], dim=2)
+                v = torch.cat([state[i][1], v], dim=2)
+                state[i] = (k, v)
+            else:
+                state.append((k, v))
+            x = x + block.attn.attend(q, k, v, causal=False)           # one query sees every cached key
+            x = x + block.mlp(block.norm2(x))
+        return self.head(x)[:, 0], state
+
 
 class ContextMLP(nn.Module):
     """The seeds' MLP (context 1) and Bengio et al.'s (context k, left-padded with row V)."""
@@ -172,6 +202,18 @@ class ContextMLP(nn.Module):
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         return self.from_windows(self.windows(idx))
 
+    # decoding state: the last ``context`` tokens of each row, pad id V before the start
+    def start_state(self, batch_size: int) -> torch.Tensor:
+        return torch.full((batch_size, self.cfg.context), self.cfg.vocab_size, dtype=torch.long,
+                          device=self.wte.device)
+
+    def prime(self, state: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        return torch.cat([state, idx], dim=1)[:, -self.cfg.context:]
+
+    def advance(self, state: torch.Tensor, tokens: torch.Tensor, position: int) -> tuple[torch.Tensor, torch.Tensor]:
+        window = torch.cat([state[:, 1:], tokens[:, None]], dim=1)
+        return self.from_windows(window), window
+
 
 class Bigram(nn.Module):
     def __init__(self, cfg: ModelConfig):
@@ -182,15 +224,28 @@ class Bigram(nn.Module):
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         return self.wte[idx]
 
+    def start_state(self, batch_size: int) -> None:
+        return None
+
+    def prime(self, state: None, idx: torch.Tensor) -> None:
+        return None
+
+    def advance(self, state: None, tokens: torch.Tensor, position: int) -> tuple[torch.Tensor, None]:
+        return self.wte[tokens], None
+
+
+# this engine's implementation of each model family (models/registry.py lists the families). Each module's
+# state_dict keys are the family's parameter names; each offers start_state / prime / advance for decoding.
+IMPLEMENTATIONS: dict[str, Callable[..., nn.Module]] = {
+    "bigram": lambda cfg, sdpa: Bigram(cfg),
+    "mlp": lambda cfg, sdpa: ContextMLP(cfg),
+    "gpt": GPT,
+}
+
 
 def build_model(cfg: ModelConfig, sdpa: bool = True) -> nn.Module:
-    if cfg.family == "bigram":
-        model: nn.Module = Bigram(cfg)
-    elif cfg.family == "mlp":
-        model = ContextMLP(cfg)
-    else:
-        model = GPT(cfg, sdpa)
+    model = implementation(IMPLEMENTATIONS, cfg, "torch")(cfg, sdpa)
     expected = {s.name: s.shape for s in param_specs(cfg)}
     actual = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    assert actual == expected, f"torch model layout drifted from params.py: {actual} != {expected}"
+    assert actual == expected, f"torch model layout drifted from the family's specs: {actual} != {expected}"
     return model
