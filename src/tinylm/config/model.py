@@ -10,8 +10,8 @@ from typing import Literal
 
 from ..errors import ConfigError
 
-Family = Literal["bigram", "mlp", "gpt"]
-FAMILIES = ("bigram", "mlp", "gpt")
+Family = Literal["bigram", "mlp", "gpt", "rnn", "gru", "bow"]
+FAMILIES = ("bigram", "mlp", "gpt", "rnn", "gru", "bow")
 NORMS = ("rmsnorm", "layernorm")
 ACTIVATIONS = ("relu", "gelu", "gelu_tanh", "tanh")
 
@@ -28,9 +28,9 @@ class ModelConfig:
     vocab_size: int = 27
     block_size: int = 16
     n_embd: int = 16
-    # --- mlp ---
+    # --- mlp, rnn, gru, bow ---
     context: int = 1          # tokens of context the MLP sees (1 = the seeds' MLP; >1 = Bengio-style)
-    n_hidden: int = 64        # MLP hidden width
+    n_hidden: int = 64        # MLP hidden width; the rnn/gru hidden state; the bow block's MLP width
     # --- gpt ---
     n_layer: int = 1
     n_head: int = 4
@@ -92,6 +92,11 @@ class ModelConfig:
             return v * v
         if self.family == "mlp":
             return v * c + self.context * c * self.n_hidden + self.n_hidden * (v + 1) + v
+        if self.family in ("rnn", "gru"):
+            gates = 3 if self.family == "gru" else 1
+            return v * c + gates * (c + self.n_hidden + 1) * self.n_hidden + (self.n_hidden + 1) * (v + 1)
+        if self.family == "bow":
+            return (v + t) * c + 2 * c * self.n_hidden + self.n_hidden + c + (c + 1) * v
         return 2 * v * c + t * c + self.n_layer * (4 + 2 * self.mlp_ratio) * (c * c + c)
 
     @property

@@ -54,6 +54,9 @@ def _norm(prefix: str, cfg: ModelConfig) -> list[ParamSpec]:
 
 
 def param_specs(cfg: ModelConfig) -> list[ParamSpec]:
+    if cfg.family in ("rnn", "gru", "bow"):       # makemore's families (their own spec files)
+        from . import bow, rnn
+        return (bow if cfg.family == "bow" else rnn).param_specs(cfg)
     std = cfg.init_std
     if cfg.family == "bigram":
         init = "zeros" if cfg.init == "zeros" else "normal"
