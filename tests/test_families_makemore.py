@@ -13,6 +13,7 @@ import pytest
 
 from tinylm.config import ModelConfig
 from tinylm.engines.gradcheck import numerical_grad, pick_entries, relative_error, rounding_noise
+from tinylm.engines.numpy_engine import ops
 from tinylm.engines.numpy_engine.bow import BoW
 from tinylm.engines.numpy_engine.ops import cross_entropy_backward, cross_entropy_forward
 from tinylm.engines.numpy_engine.rnn import RNN
@@ -22,6 +23,8 @@ from tinylm.engines.scalar_engine.leaves import make_leaves
 from tinylm.engines.scalar_engine.plain import PlainOps
 from tinylm.engines.scalar_engine.value import backpropagate, topological_order
 from tinylm.models.params import init_params, param_count, param_specs
+
+from test_numpy_ops import check_op
 
 V, T = 7, 6
 BASE = dict(vocab_size=V, block_size=T, n_embd=4, n_hidden=5, init="torch")
@@ -73,6 +76,31 @@ def assert_close(actual, expected, what: str, rtol: float = 1e-10) -> None:
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
     err = float(np.abs(actual - expected).max()) / max(float(np.abs(expected).max()), 1e-12)
     assert err <= rtol, f"{what}: max relative error {err:.2e}"
+
+
+# --- the numpy ops these families add ---------------------------------------------------------
+def test_sigmoid_op_values_gradient_and_dtype():
+    x = np.random.default_rng(0).normal(size=(3, 4)) * 3
+    check_op(ops.sigmoid_forward, ops.sigmoid_backward, [x], [0])
+    wide = np.array([-800.0, -30.0, 0.0, 2.0, 30.0, 800.0])            # no overflow at either end
+    out, _ = ops.sigmoid_forward(wide)
+    with np.errstate(over="ignore"):
+        assert_close(out, 1 / (1 + np.exp(-wide)), "sigmoid", rtol=1e-15)
+    assert ops.sigmoid_forward(x.astype(np.float32))[0].dtype == np.float32
+
+
+def test_blend_op_values_and_gradient():
+    g = np.random.default_rng(1)
+    a, b, z = g.normal(size=(3, 5)), g.normal(size=(3, 5)), g.uniform(size=(3, 5))
+    assert_close(ops.blend_forward(a, b, z)[0], (1 - z) * a + z * b, "blend", rtol=1e-15)
+    check_op(ops.blend_forward, ops.blend_backward, [a, b, z], [0, 1, 2])
+
+
+def test_causal_average_op_values_and_gradient():
+    x = np.random.default_rng(2).normal(size=(2, 5, 3))
+    expected = np.stack([x[:, :t + 1].mean(axis=1) for t in range(5)], axis=1)
+    assert_close(ops.causal_average_forward(x)[0], expected, "causal average", rtol=1e-15)
+    check_op(ops.causal_average_forward, ops.causal_average_backward, [x], [0])
 
 
 # --- parameter specs --------------------------------------------------------------------------
