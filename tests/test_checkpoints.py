@@ -377,8 +377,8 @@ def test_bad_optimizer_state_is_named(tmp_path):
 
 def test_bad_model_config_in_metadata(tmp_path):
     params = make_run()[0]
-    meta = tinylm_meta(model={**small_gpt().to_dict(), "family": "rnn"})
-    with pytest.raises(CheckpointError, match="invalid model config.*unknown model family 'rnn'") as e:
+    meta = tinylm_meta(model={**small_gpt().to_dict(), "family": "lstm"})
+    with pytest.raises(CheckpointError, match="invalid model config.*unknown model family 'lstm'") as e:
         load_checkpoint(write_tensors(tmp_path / "m.safetensors", params, meta))
     one_line(e)
     meta = tinylm_meta()

@@ -14,7 +14,7 @@ from tinylm.config import ModelConfig
 from tinylm.engines.numpy_engine import NumpyEngine
 from tinylm.engines.numpy_engine.engine import IMPLEMENTATIONS as NUMPY
 from tinylm.engines.scalar_engine import ScalarEngine
-from tinylm.engines.scalar_engine.model import IMPLEMENTATIONS as SCALAR
+from tinylm.engines.scalar_engine.engine import IMPLEMENTATIONS as SCALAR
 from tinylm.errors import ConfigError
 from tinylm.models import FAMILIES, family_of, implementation
 from tinylm.models.params import init_params, param_specs
@@ -29,6 +29,9 @@ SMALL = {
                 bias=True),
     "gpt": dict(family="gpt", vocab_size=7, block_size=5, n_embd=8, n_head=2, n_layer=2, norm="layernorm",
                 norm_affine=True, bias=True, activation="gelu"),
+    "rnn": dict(family="rnn", vocab_size=7, block_size=5, n_embd=4, n_hidden=6, activation="tanh", bias=True),
+    "gru": dict(family="gru", vocab_size=7, block_size=5, n_embd=4, n_hidden=6, activation="tanh", bias=False),
+    "bow": dict(family="bow", vocab_size=7, block_size=5, n_embd=4, n_hidden=6, activation="tanh", bias=True),
 }
 
 
@@ -44,14 +47,14 @@ def test_every_family_is_implemented_by_every_engine():
 
 @pytest.mark.torch
 def test_the_torch_engine_implements_every_family():
-    from tinylm.engines.torch_engine.model import IMPLEMENTATIONS as TORCH
+    from tinylm.engines.torch_engine.engine import IMPLEMENTATIONS as TORCH
     assert set(TORCH) == set(FAMILIES)
 
 
 def test_a_missing_implementation_is_a_one_line_error():
     with pytest.raises(ConfigError, match="the numpy engine has no implementation of the gpt family"):
         implementation({"bigram": object}, small("gpt"), "numpy")
-    with pytest.raises(ConfigError, match="unknown model family 'lstm' .*choose from bigram, mlp, gpt"):
+    with pytest.raises(ConfigError, match="unknown model family 'lstm' .*choose from bigram, mlp, gpt, rnn, gru, bow"):
         ModelConfig(family="lstm")
 
 

@@ -76,6 +76,18 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
                     optim=OptimConfig(name="adamw", lr=2e-3, beta1=0.9, beta2=0.99, weight_decay=0.01),
                     data=_names()),
     ),
+    *[Preset(
+        family, f"makemore's {what} on names: 64-d embeddings, 64-d {hidden}, tanh, makemore's init and "
+                f"recipe (AdamW 5e-4, batch 32)",
+        ModelConfig(family=family, block_size=0, n_embd=64, n_hidden=64, activation="tanh", bias=True,
+                    tie_weights=False, init="torch"),
+        # makemore's optimiser and batch, constant learning rate; its AdamW also decays biases, tinylm's never
+        TrainConfig(steps=10000, batch_size=32, schedule="constant", eval_every=500, eval_batches=32,
+                    sample_every=1000,
+                    optim=OptimConfig(name="adamw", lr=5e-4, beta1=0.9, beta2=0.99, weight_decay=0.01),
+                    data=_names()),
+    ) for family, what, hidden in (("rnn", "RNN", "hidden state"), ("gru", "GRU", "hidden state"),
+                                   ("bow", "bag of words", "MLP"))],
     Preset(
         "shakespeare-tiny", "GPT 4 layers, 4 heads, 64-d, T 64 on tiny-shakespeare (~208k params)",
         ModelConfig(family="gpt", block_size=64, n_embd=64, n_layer=4, n_head=4, norm="layernorm",

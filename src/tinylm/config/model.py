@@ -26,9 +26,9 @@ class ModelConfig:
     vocab_size: int = 27
     block_size: int = 16
     n_embd: int = 16
-    # --- mlp ---
+    # --- mlp, rnn, gru, bow ---
     context: int = 1          # tokens of context the MLP sees (1 = the seeds' MLP; >1 = Bengio-style)
-    n_hidden: int = 64        # MLP hidden width
+    n_hidden: int = 64        # MLP hidden width; the rnn/gru hidden state; the bow block's MLP width
     # --- gpt ---
     n_layer: int = 1
     n_head: int = 4

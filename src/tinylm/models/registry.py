@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from .bigram import BIGRAM
+from .bow import BOW
 from .family import ModelFamily
 from .gpt import GPT
 from .mlp import MLP
+from .rnn import GRU, RNN
 
-FAMILIES: dict[str, ModelFamily] = {f.name: f for f in (BIGRAM, MLP, GPT)}
+FAMILIES: dict[str, ModelFamily] = {f.name: f for f in (BIGRAM, MLP, GPT, RNN, GRU, BOW)}
 
 
 def family_named(name: str) -> ModelFamily:

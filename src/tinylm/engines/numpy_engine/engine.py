@@ -9,15 +9,18 @@ from ...models import implementation
 from ..base import Decoder, Engine, StepStats, check_batch, check_engine_args
 from ..optim import UsesNumpyOptimizer
 from .bigram import Bigram
+from .bow import BoW
 from .decoder import NumpyDecoder
 from .gpt import GPT
 from .memory import keep_freed_memory
 from .mlp import MLP
 from .model import NumpyModel
 from .ops import cross_entropy_backward, cross_entropy_forward
+from .rnn import RNN
 
 # this engine's implementation of each model family (models/registry.py lists the families)
-IMPLEMENTATIONS: dict[str, type[NumpyModel]] = {"bigram": Bigram, "mlp": MLP, "gpt": GPT}
+IMPLEMENTATIONS: dict[str, type[NumpyModel]] = {"bigram": Bigram, "mlp": MLP, "gpt": GPT, "rnn": RNN, "gru": RNN,
+                                                 "bow": BoW}
 
 
 class NumpyEngine(UsesNumpyOptimizer, Engine):

@@ -334,3 +334,48 @@ def cross_entropy_backward(cache: tuple) -> np.ndarray:
     row_scale *= f(1.0 / max(n_valid, 1))
     dlogits *= row_scale[:, None]
     return dlogits.reshape(shape)
+
+
+# --- gates (makemore's GRU) -------------------------------------------------------------------
+def sigmoid_forward(x: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """out = 1 / (1 + exp(-x)), computed as (1 + tanh(x/2)) / 2 (no overflow);  local gradient out (1 - out)."""
+    f = x.dtype.type
+    out = np.tanh(x * f(0.5))
+    out += f(1)
+    out *= f(0.5)
+    return out, (out,)
+
+
+def sigmoid_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
+    (out,) = cache
+    dx = out * (out.dtype.type(1) - out)
+    dx *= dout
+    return dx
+
+
+def blend_forward(a: np.ndarray, b: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """out = (1 - z) a + z b  (a gate z choosing between a and b);  d/da = 1 - z, d/db = z, d/dz = b - a."""
+    diff = b - a
+    return a + z * diff, (z, diff)
+
+
+def blend_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    z, diff = cache
+    db = dout * z
+    return dout - db, db, dout * diff
+
+
+# --- causal bag of words (makemore's BoW) -----------------------------------------------------
+def causal_average_forward(x: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """out[:, t] = mean of x[:, 0..t] over time (x is [B, T, C]);  d out[:, t] / d x[:, s] = 1/(t+1) for s <= t."""
+    inv_count = x.dtype.type(1) / np.arange(1, x.shape[1] + 1, dtype=x.dtype)[:, None]
+    out = np.cumsum(x, axis=1)
+    out *= inv_count
+    return out, (inv_count,)
+
+
+def causal_average_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
+    """dx[:, s] = sum over t >= s of dout[:, t] / (t+1): a cumulative sum from the end."""
+    (inv_count,) = cache
+    scaled = dout * inv_count
+    return np.cumsum(scaled[:, ::-1], axis=1)[:, ::-1]

@@ -23,11 +23,15 @@ from ..optim import UsesNumpyOptimizer
 from .fused import FusedOps
 from .graph import count_edges, graph_stats, graph_to_data
 from .leaves import Leaf, make_leaves
-from .model import IMPLEMENTATIONS, ScalarModel
+from .families import ScalarBoW, ScalarRNN
+from .model import ScalarBigram, ScalarGPT, ScalarMLP, ScalarModel
 from .plain import PlainOps
 from .value import Value, backpropagate, topological_order
 
 MODES = {"plain": PlainOps, "fused": FusedOps}
+# this engine's implementation of each model family (models/registry.py lists the families)
+IMPLEMENTATIONS: dict[str, type[ScalarModel]] = {"bigram": ScalarBigram, "mlp": ScalarMLP, "gpt": ScalarGPT,
+                                                 "rnn": ScalarRNN, "gru": ScalarRNN, "bow": ScalarBoW}
 # Rough cost of one multiply-add of the model, forward and backward together (graph building,
 # topological sort, chain rule), measured on a busy 2-core dev machine: from ~0.5 us (fused) on
 # microgpt-sized layers up to ~2 us on 64-wide ones, where memory traffic dominates. Only used to

@@ -143,3 +143,28 @@ class FusedOps:
     def mean(self, losses: list[Value]) -> Value:
         n = len(losses)
         return Value(sum(_data(losses)) / n, losses, [1.0 / n] * n, "mean")
+
+    # --- makemore's gru and bag of words --------------------------------------------------
+    def sigmoid(self, x: list[Value]) -> list[Value]:
+        # s = (1 + tanh(x/2)) / 2 = 1 / (1 + exp(-x)):  ds/dx = s (1 - s)
+        out = []
+        for v in x:
+            s = 0.5 * (1.0 + math.tanh(0.5 * v.data))
+            out.append(Value(s, (v,), (s * (1.0 - s),), "sigmoid"))
+        return out
+
+    def mul(self, a: list[Value], b: list[Value]) -> list[Value]:
+        # y = a b:  dy/da = b,  dy/db = a
+        return [Value(ai.data * bi.data, (ai, bi), (bi.data, ai.data), "*") for ai, bi in zip(a, b)]
+
+    def blend(self, a: list[Value], b: list[Value], z: list[Value]) -> list[Value]:
+        # y = (1 - z) a + z b:  dy/da = 1 - z,  dy/db = z,  dy/dz = b - a
+        out = []
+        for av, bv, zv in zip(a, b, z):
+            ad, bd, zd = av.data, bv.data, zv.data
+            out.append(Value((1.0 - zd) * ad + zd * bd, (av, bv, zv), (1.0 - zd, zd, bd - ad), "blend"))
+        return out
+
+    def scale(self, x: list[Value], c: float) -> list[Value]:
+        # y = c x:  dy/dx = c
+        return [Value(v.data * c, (v,), (c,), "*c") for v in x]

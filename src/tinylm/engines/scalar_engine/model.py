@@ -136,6 +136,3 @@ class ScalarGPT(ScalarModel):
 
     def advance(self, state: KVCache, token: int, position: int) -> tuple[list[Value], KVCache]:
         return self.gpt(token, state), state
-
-
-IMPLEMENTATIONS: dict[str, type[ScalarModel]] = {"bigram": ScalarBigram, "mlp": ScalarMLP, "gpt": ScalarGPT}

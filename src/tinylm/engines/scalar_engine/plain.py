@@ -73,3 +73,18 @@ class PlainOps:
 
     def mean(self, losses: list[Value]) -> Value:
         return (1.0 / len(losses)) * sum(losses)
+
+    # --- makemore's gru and bag of words --------------------------------------------------
+    def sigmoid(self, x: list[Value]) -> list[Value]:
+        # 1 / (1 + exp(-x)) written as (1 + tanh(x/2)) / 2, which cannot overflow
+        return [0.5 * (1.0 + (0.5 * xi).tanh()) for xi in x]
+
+    def mul(self, a: list[Value], b: list[Value]) -> list[Value]:
+        return [ai * bi for ai, bi in zip(a, b)]
+
+    def blend(self, a: list[Value], b: list[Value], z: list[Value]) -> list[Value]:
+        """(1 - z) a + z b: the gate z picks between a and b, channel by channel."""
+        return [(1.0 - zi) * ai + zi * bi for ai, bi, zi in zip(a, b, z)]
+
+    def scale(self, x: list[Value], c: float) -> list[Value]:
+        return [xi * c for xi in x]

@@ -17,18 +17,22 @@ on CUDA), wraps the model in DistributedDataParallel, and expects the FULL globa
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ...config import ModelConfig
 from ...errors import ConfigError, EngineUnavailable
-from ...models.params import decay_names
+from ...models import implementation
+from ...models.params import decay_names, param_specs
 from ..base import Decoder, Engine, OptimConfig, StepStats, check_batch, check_engine_args, check_params
 from . import distributed
 from .decoder import TorchDecoder
-from .model import build_model
+from .makemore_families import BagOfWords, RecurrentLM
+from .model import GPT, Bigram, ContextMLP
 from .optim import build_optimizer, export_state, import_state, set_lr
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -47,6 +51,26 @@ def resolve_device(device: str, local_rank: int = 0) -> torch.device:
                                     f"(torch {torch.__version__}); use --device cpu or auto")
         return torch.device("cuda", local_rank % torch.cuda.device_count())
     return torch.device("cpu")
+
+
+# this engine's implementation of each model family (models/registry.py lists the families). Each module's
+# state_dict keys are the family's parameter names; each offers start_state / prime / advance for decoding.
+IMPLEMENTATIONS: dict[str, Callable[..., nn.Module]] = {
+    "bigram": lambda cfg, sdpa: Bigram(cfg),
+    "mlp": lambda cfg, sdpa: ContextMLP(cfg),
+    "gpt": GPT,
+    "rnn": lambda cfg, sdpa: RecurrentLM(cfg),
+    "gru": lambda cfg, sdpa: RecurrentLM(cfg),
+    "bow": lambda cfg, sdpa: BagOfWords(cfg),
+}
+
+
+def build_model(cfg: ModelConfig, sdpa: bool = True) -> nn.Module:
+    model = implementation(IMPLEMENTATIONS, cfg, "torch")(cfg, sdpa)
+    expected = {s.name: s.shape for s in param_specs(cfg)}
+    actual = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    assert actual == expected, f"torch model layout drifted from the family's specs: {actual} != {expected}"
+    return model
 
 
 class TorchEngine(Engine):

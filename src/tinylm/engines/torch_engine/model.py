@@ -15,15 +15,12 @@ Attention is causal with scale 1/sqrt(head_dim); norms use eps = cfg.norm_eps.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ...config import ModelConfig
-from ...models import implementation
-from ...models.params import param_specs
 
 
 def activation(name: str, x: torch.Tensor) -> torch.Tensor:
@@ -232,20 +229,3 @@ class Bigram(nn.Module):
 
     def advance(self, state: None, tokens: torch.Tensor, position: int) -> tuple[torch.Tensor, None]:
         return self.wte[tokens], None
-
-
-# this engine's implementation of each model family (models/registry.py lists the families). Each module's
-# state_dict keys are the family's parameter names; each offers start_state / prime / advance for decoding.
-IMPLEMENTATIONS: dict[str, Callable[..., nn.Module]] = {
-    "bigram": lambda cfg, sdpa: Bigram(cfg),
-    "mlp": lambda cfg, sdpa: ContextMLP(cfg),
-    "gpt": GPT,
-}
-
-
-def build_model(cfg: ModelConfig, sdpa: bool = True) -> nn.Module:
-    model = implementation(IMPLEMENTATIONS, cfg, "torch")(cfg, sdpa)
-    expected = {s.name: s.shape for s in param_specs(cfg)}
-    actual = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    assert actual == expected, f"torch model layout drifted from the family's specs: {actual} != {expected}"
-    return model
