@@ -30,9 +30,9 @@ V, T = 7, 6
 BASE = dict(vocab_size=V, block_size=T, n_embd=4, n_hidden=5, init="torch")
 CONFIGS = {
     "rnn-tanh-bias": dict(family="rnn", activation="tanh", bias=True),
-    "rnn-gelu_tanh-nobias": dict(family="rnn", activation="gelu_tanh", bias=False),
+    "rnn-gelu-nobias": dict(family="rnn", activation="gelu", bias=False),
     "gru-tanh-bias": dict(family="gru", activation="tanh", bias=True),
-    "gru-gelu-nobias": dict(family="gru", activation="gelu", bias=False),
+    "gru-gelu_tanh-nobias": dict(family="gru", activation="gelu_tanh", bias=False),
     "bow-tanh-bias": dict(family="bow", activation="tanh", bias=True),
     "bow-gelu_tanh-nobias": dict(family="bow", activation="gelu_tanh", bias=False),
 }
@@ -347,7 +347,10 @@ def makemore_module():
         pytest.skip(f"{path} not found")
     spec = importlib.util.spec_from_file_location("makemore_reference", path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except ImportError as err:           # makemore.py imports tensorboard's SummaryWriter at the top
+        pytest.skip(f"makemore.py does not import here: {err}")
     return module
 
 
