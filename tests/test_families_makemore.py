@@ -30,9 +30,9 @@ V, T = 7, 6
 BASE = dict(vocab_size=V, block_size=T, n_embd=4, n_hidden=5, init="torch")
 CONFIGS = {
     "rnn-tanh-bias": dict(family="rnn", activation="tanh", bias=True),
-    "rnn-gelu_tanh-nobias": dict(family="rnn", activation="gelu_tanh", bias=False),
+    "rnn-gelu-nobias": dict(family="rnn", activation="gelu", bias=False),
     "gru-tanh-bias": dict(family="gru", activation="tanh", bias=True),
-    "gru-gelu-nobias": dict(family="gru", activation="gelu", bias=False),
+    "gru-gelu_tanh-nobias": dict(family="gru", activation="gelu_tanh", bias=False),
     "bow-tanh-bias": dict(family="bow", activation="tanh", bias=True),
     "bow-gelu_tanh-nobias": dict(family="bow", activation="gelu_tanh", bias=False),
 }
@@ -198,16 +198,19 @@ def test_numpy_float32_model_follows_float64(family):
 
 
 # --- incremental decoding ---------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", list(CONFIGS))
-def test_numpy_advance_equals_forward_on_every_prefix(name):
+def test_numpy_advance_equals_forward_on_every_prefix(name, dtype):
     cfg = config(name)
-    model = numpy_model(cfg, params_for(cfg))
+    model = numpy_model(cfg, params_for(cfg), dtype)
     x, _ = batch(B=2)
     state = model.start_state(2)
     for t in range(T):
         logits, state = model.advance(state, x[:, t], t)
         assert logits.dtype == np.float64 and logits.shape == (2, V)
-        assert_close(logits, model.forward(x[:, :t + 1])[0][:, -1], f"{name} position {t}", rtol=1e-13)
+        assert state.dtype == dtype
+        rtol = 1e-13 if dtype == np.float64 else 1e-6
+        assert_close(logits, model.forward(x[:, :t + 1])[0][:, -1], f"{name} position {t}", rtol=rtol)
 
 
 def test_bow_advance_refuses_a_position_past_the_block():
@@ -347,7 +350,10 @@ def makemore_module():
         pytest.skip(f"{path} not found")
     spec = importlib.util.spec_from_file_location("makemore_reference", path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except ImportError as err:           # makemore.py imports tensorboard's SummaryWriter at the top
+        pytest.skip(f"makemore.py does not import here: {err}")
     return module
 
 

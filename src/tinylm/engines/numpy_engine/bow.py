@@ -74,6 +74,7 @@ class BoW(NumpyModel):
         tok, _ = embedding_forward(self.params["wte"], np.asarray(tokens))
         h = tok + self.params["wpe"][position]
         total = state + h
-        h = h + total * self.dtype.type(1.0 / (position + 1))
+        f = self.dtype.type
+        h = h + total * (f(1) / f(position + 1))     # the factor causal_average_forward uses, in the same dtype
         logits, _ = self.mlp_residual(h)
         return logits.astype(np.float64), total
