@@ -485,3 +485,21 @@ def test_the_detail_query_answers_with_plain_json(lab):
     reply = lab.post(f"/api/runs/{run_id}/query", json={"q": "detail"})
     assert reply.status_code == 200, reply.text
     assert isinstance(reply.json(), dict)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset, param", [("rnn", "cell.xh_to_h.weight"), ("gru", "cell.xh_to_z.weight"),
+                                           ("bow", "block.c_fc.weight")])
+def test_makemore_families_train_sample_and_inspect_in_the_lab(lab, preset, param):
+    assert preset in [p["name"] for p in lab.get("/api/info").json()["presets"]]
+    run_id = start(lab, preset=preset, steps=40, sample_every=40)
+    wait_until(lab, run_id, lambda s: s["state"] == "finished")
+    samples = events(lab, run_id, "sample")
+    assert [s["iter"] for s in samples] == [0, 40] and all(len(s["samples"]) == 5 for s in samples)
+    assert events(lab, run_id, "eval")[-1]["val_loss"] < math.log(27)
+    names = lab.post(f"/api/runs/{run_id}/query", json={"q": "generate", "temperature": 0.8, "count": 4}).json()
+    assert len(names["samples"]) == 4
+    report = lab.post(f"/api/runs/{run_id}/query",
+                      json={"q": "inspect", "document": "emma", "param": param, "apply": True}).json()
+    for row, actual in zip(report["rows"], report["actual_delta"]):
+        assert actual == pytest.approx(row["delta"], rel=1e-3, abs=1e-7)
