@@ -22,6 +22,7 @@ import collections
 import contextlib
 import json
 import secrets
+import threading
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -151,6 +152,9 @@ def create_app(token: str | None = None, max_active: int = 2, orphan_timeout: fl
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        # classroom mode starts its fork server meanwhile (a second or so of imports, not on the event loop)
+        threading.Thread(target=registry.prepare, name="tinylm-lab-prepare", daemon=True).start()
+
         async def reaper():
             while True:
                 await asyncio.sleep(min(5.0, max(0.2, orphan_timeout / 4)))
@@ -379,9 +383,9 @@ def create_app(token: str | None = None, max_active: int = 2, orphan_timeout: fl
             raise RunNotFound(f"no pathology {name!r}")
         return {"name": name, "curve": pathologies.canonical_curve(name)}
 
-    def record_answer(request: Request, lesson: str, question: str, correct: bool, answer: object) -> None:
-        if classroom is not None:
-            classroom.record_answer(visitor(request), lesson, question, correct, answer)
+    async def record_answer(request: Request, lesson: str, question: str, correct: bool, answer: object) -> None:
+        if classroom is not None:        # a database write: in the thread pool, the event loop keeps streaming
+            await run_in_threadpool(classroom.record_answer, visitor(request), lesson, question, correct, answer)
 
     app.include_router(course_router(read_json, lessons_dir, on_answer=record_answer))
 

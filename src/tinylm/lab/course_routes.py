@@ -75,7 +75,7 @@ def course_loader(lessons_dir: str | Path | None = None) -> Callable[[], Course]
 
 def course_router(read_json: Callable[[Request], Awaitable[object]],
                   lessons_dir: str | Path | None = None,
-                  on_answer: Callable[[Request, str, str, bool, object], None] | None = None) -> APIRouter:
+                  on_answer: Callable[[Request, str, str, bool, object], Awaitable[None]] | None = None) -> APIRouter:
     """The course's routes; ``read_json`` reads a size-limited JSON body (the app's own reader).
     ``lessons_dir``: a folder of lesson files instead of the package's (tests, teachers trying a lesson).
     ``on_answer(request, lesson, question, correct, answer)``: told of every graded answer (classroom mode
@@ -109,7 +109,7 @@ def course_router(read_json: Callable[[Request], Awaitable[object]],
             return not_found(f"lesson {lesson_id!r} has no question {question_id!r}")
         correct = grade(question, msg["answer"])
         if on_answer is not None:
-            on_answer(request, found.id, question.id, correct, msg["answer"])
+            await on_answer(request, found.id, question.id, correct, msg["answer"])
         return {"correct": correct, "explain": question.explain}
 
     @router.get("/api/course/bigram")

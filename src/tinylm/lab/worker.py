@@ -222,6 +222,8 @@ class Session:
         return {"hash": weights_hash(self.trainer.engine.get_params()), "iter": self.trainer.iter}
 
     def main(self) -> None:
+        if self.spec.get("scheduled") and not self.wait_for_first_turn():
+            return
         try:
             self.trainer, _ = build_trainer(self.spec)
             self.stream = self.trainer.events()
@@ -280,12 +282,31 @@ class Session:
             self.events.put({"event": "cpu", "at": want})
         self.announced = want
 
+    def wait_for_first_turn(self) -> bool:
+        """Building the model and its first evaluation take CPU too: they wait for a turn like training does, so
+        twenty learners pressing Start at once do not all load at once. Other messages wait for the start."""
+        self.events.put({"event": "cpu", "at": 0.0})
+        self.deferred: list[dict] = []
+        while True:
+            message = self.commands.recv()
+            cmd = message.get("cmd")
+            if cmd == "shutdown":
+                return False
+            if cmd == "turn":
+                self.handle(message)
+                return True
+            self.deferred.append(message)
+
     def loop_in_turns(self) -> None:
         """Train only during the turns the server grants; between them, answer commands and queries.
 
         A turn ends when its time is up or when there is nothing to do now (paused, finished, or a paced run
         ahead of its pace); the run then gives it back, saying when it wants the next one."""
-        self.announce()
+        for message in self.deferred:
+            if not self.handle(message):
+                return
+        if not self.turn:
+            self.announce()
         while True:
             if self.turn:
                 while self.commands.poll(0):
@@ -346,11 +367,10 @@ def exit_when_orphaned(parent: int, every: float = 1.0) -> threading.Thread:
 
 
 def worker_main(spec: dict, commands, events, parent: int | None = None) -> None:
-    """Process entry point (must be importable for the spawn context). ``parent``: the server's pid."""
+    """Process entry point (must be importable for the spawn context). ``parent``: the server's pid (0: the
+    parent this process has now, a fork server that exits with the server)."""
     if parent is not None:
-        exit_when_orphaned(parent)
-    if spec.get("nice"):
-        os.nice(int(spec["nice"]))       # classroom mode: the server answers the class before workers train
+        exit_when_orphaned(parent or os.getppid())
     try:
         Session(spec, commands, events).main()
     except (EOFError, BrokenPipeError, KeyboardInterrupt):

@@ -23,7 +23,6 @@ from .store import ClassStore
 
 DB_NAME = "classroom.sqlite3"
 UPLOADS_PER_LEARNER = 4           # texts and checkpoints each learner may hold at once (the oldest make room)
-WORKER_NICE = 10                  # workers yield the CPU to the server: the class's pages keep answering
 
 
 def default_state_dir() -> Path:
@@ -33,8 +32,7 @@ def default_state_dir() -> Path:
 
 class Classroom:
     def __init__(self, state_dir: str | Path | None = None, seats: int = 30, cores: int | None = None,
-                 limits: OwnerLimits = OwnerLimits(), uploads_per_learner: int = UPLOADS_PER_LEARNER,
-                 worker_nice: int = WORKER_NICE) -> None:
+                 limits: OwnerLimits = OwnerLimits(), uploads_per_learner: int = UPLOADS_PER_LEARNER) -> None:
         self.state_dir = Path(state_dir) if state_dir is not None else default_state_dir()
         self.store = ClassStore(self.state_dir / DB_NAME)
         self.roster = Roster(self.store, seats)
@@ -42,7 +40,6 @@ class Classroom:
         self.curves = LossCurves()
         self.limits = limits
         self.uploads_per_learner = uploads_per_learner
-        self.worker_nice = worker_nice
         self.join_url: str | None = None          # as printed for the class (serve_classroom sets it)
         self.lesson_of = {row["id"]: row["lesson"] for row in self.store.learners()}
 
@@ -52,7 +49,7 @@ class Classroom:
         seats = self.roster.seats + 1
         registry = RunRegistry(max_active=seats * self.limits.active_runs, max_runs=seats * self.limits.open_runs,
                                orphan_timeout=orphan_timeout, per_owner=self.limits, cpu=self.scheduler,
-                               worker_nice=self.worker_nice)
+                               start_method="forkserver")
         self.scheduler.send = registry.tell
         registry.observers.append(self.curves.observe)
         return registry

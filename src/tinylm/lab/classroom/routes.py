@@ -26,6 +26,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from ...course import Course
 from ..protocol import ProtocolError, _obj, _str
@@ -71,7 +72,7 @@ def classroom_router(classroom, registry: RunRegistry, course: Callable[[], Cour
     @router.post("/api/join")
     async def join(request: Request):
         msg = _obj(await read_json(request), {"name", "key"})
-        who, token = roster.join(msg.get("name"), msg.get("key"))
+        who, token = await run_in_threadpool(roster.join, msg.get("name"), msg.get("key"))
         response = JSONResponse({"id": who.id, "name": who.name})
         response.set_cookie(LEARNER_COOKIE, token, max_age=COOKIE_DAYS * 86400, httponly=True, samesite="strict")
         return response
@@ -84,7 +85,7 @@ def classroom_router(classroom, registry: RunRegistry, course: Callable[[], Cour
     @router.get("/api/progress")
     async def progress(request: Request):
         who = learner(request)
-        doc = store.progress(who.id)
+        doc = await run_in_threadpool(store.progress, who.id)
         the_course = course()
         for lesson_id, entry in doc["lessons"].items():      # the explanations come from the course, not the db
             lesson = the_course.lesson(lesson_id)
@@ -105,10 +106,10 @@ def classroom_router(classroom, registry: RunRegistry, course: Callable[[], Cour
         text = _str(msg, "text", "", max_len=500, allow_empty=True)
         if kind != "visited" and not any(b["type"] == kind and b.get("id") == item for b in lesson.blocks):
             raise ProtocolError(f"lesson {lesson.id!r} has no {kind} {item!r}")
-        store.mark(who.id, lesson.id, kind, item if kind != "visited" else "", text)
+        await run_in_threadpool(store.mark, who.id, lesson.id, kind, item if kind != "visited" else "", text)
         if kind == "visited":
-            store.set_lesson(who.id, lesson.id)
             classroom.lesson_of[who.id] = lesson.id
+            await run_in_threadpool(store.set_lesson, who.id, lesson.id)
         return {"ok": True}
 
     @router.post("/api/progress/retake")
@@ -118,7 +119,7 @@ def classroom_router(classroom, registry: RunRegistry, course: Callable[[], Cour
         lesson = course().lesson(_str(msg, "lesson", "", max_len=64))
         if lesson is None:
             raise ProtocolError(f"no lesson {msg.get('lesson')!r}")
-        store.retake(who.id, lesson.id)
+        await run_in_threadpool(store.retake, who.id, lesson.id)
         return {"ok": True}
 
     @router.get("/teacher")
@@ -133,11 +134,13 @@ def classroom_router(classroom, registry: RunRegistry, course: Callable[[], Cour
 
     @router.get("/api/class")
     async def the_class():
-        return JSONResponse(class_view(classroom, registry, course()), headers=NO_STORE)
+        tallies = await run_in_threadpool(store.tallies)
+        return JSONResponse(class_view(classroom, registry, course(), tallies), headers=NO_STORE)
 
     @router.get("/api/class/scores.csv")
     async def scores_csv():
-        return Response(scores_table(classroom, course()), media_type="text/csv; charset=utf-8",
+        table = await run_in_threadpool(scores_table, classroom, course())
+        return Response(table, media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="tinylm-class-scores.csv"', **NO_STORE})
 
     @router.post("/api/class/pause-all")
@@ -152,10 +155,9 @@ def classroom_router(classroom, registry: RunRegistry, course: Callable[[], Cour
     return router
 
 
-def class_view(classroom, registry: RunRegistry, the_course: Course) -> dict:
+def class_view(classroom, registry: RunRegistry, the_course: Course, tallies: dict) -> dict:
     lessons = the_course.lessons
     first = lessons[0].id if lessons else ""
-    tallies = classroom.store.tallies()
     runs_of: dict[str, list] = {}
     for run in registry.runs.values():
         runs_of.setdefault(run.owner, []).append(run)
