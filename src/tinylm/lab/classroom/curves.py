@@ -3,15 +3,19 @@ class chart that overlays everyone's lesson-1 curve (the twin-seed idea at class
 different seeds, one picture).
 
 Fed by the run registry's event observer (every published event passes through ``observe``; only step
-events are used). A curve keeps at most ``MAX_POINTS`` points: each the mean training loss over a block of
-steps, the block doubling whenever the curve fills up, so a 50,000-step run costs as little as a short one.
+events are used). A point is the mean training loss of the last 50 steps, the line the learner's own chart
+draws ("train NLL · last 50 steps"): one name per step is too noisy a loss to compare runs by. A curve keeps
+at most ``MAX_POINTS`` points, one every ``stride`` steps, the stride doubling (every other point dropped)
+whenever the curve fills up, so a 50,000-step run costs as little as a short one.
 """
 from __future__ import annotations
 
+import collections
 import math
 from dataclasses import dataclass, field
 
 MAX_POINTS = 120
+SMOOTH = 50                     # steps in a point's mean, as the runner's chart (js/runner.js SMOOTH)
 CURVES_PER_LEARNER = 8          # closed runs' curves are kept for the class chart, up to this many a learner
 
 
@@ -23,9 +27,9 @@ class Curve:
     label: str                  # preset (or pathology) and seed, for the chart's legend
     steps: int                  # planned steps (0: unknown)
     stride: int = 1
-    points: list[tuple[int, float]] = field(default_factory=list)    # (iter, mean loss of its block)
-    block_sum: float = 0.0
-    block_n: int = 0
+    points: list[tuple[int, float]] = field(default_factory=list)    # (iter, mean loss of the last 50 steps)
+    window: collections.deque = field(default_factory=lambda: collections.deque(maxlen=SMOOTH))
+    since_point: int = 0
     last_iter: int = 0
     state: str = "running"
 
@@ -33,14 +37,13 @@ class Curve:
         self.last_iter = iteration
         if not math.isfinite(loss):
             return
-        self.block_sum += loss
-        self.block_n += 1
-        if self.block_n >= self.stride:
-            self.points.append((iteration, self.block_sum / self.block_n))
-            self.block_sum, self.block_n = 0.0, 0
-            if len(self.points) >= MAX_POINTS:       # halve: merge neighbours, blocks twice as long from now on
-                self.points = [(b[0], (a[1] + b[1]) / 2)
-                               for a, b in zip(self.points[::2], self.points[1::2])]
+        self.window.append(loss)
+        self.since_point += 1
+        if self.since_point >= self.stride:
+            self.points.append((iteration, sum(self.window) / len(self.window)))
+            self.since_point = 0
+            if len(self.points) >= MAX_POINTS:       # halve: every other point, twice the stride from now on
+                self.points = self.points[1::2]
                 self.stride *= 2
 
     def public(self) -> dict:

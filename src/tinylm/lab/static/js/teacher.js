@@ -59,7 +59,8 @@ class ClassView {
     $('join-url').textContent = data.join_url || new URL(`join?key=${data.join_key}`, location.href).href;
     $('seats').textContent = `${data.joined} of ${data.seats} seats taken`;
     const cpu = data.cpu;
-    $('cpu').textContent = `${cpu.training_now} runs training on ${cpu.cores} cores now, ${cpu.waiting_for_a_turn} waiting for their turn (turns of ${cpu.slice_ms} ms)`;
+    const runs = (n) => `${n} run${n === 1 ? '' : 's'}`;
+    $('cpu').textContent = `${runs(cpu.training_now)} training on ${cpu.cores} cores now, ${runs(cpu.waiting_for_a_turn)} waiting for a turn (turns of ${cpu.slice_ms} ms)`;
     this.table(data);
     this.chart(data);
   }
