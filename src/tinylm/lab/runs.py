@@ -41,6 +41,9 @@ from .worker import worker_main
 # The worker reads these at numpy import, before worker_main runs, so they go in the spawn environment.
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 _spawn_lock = threading.RLock()
+# Classroom mode: workers run at a lower priority than the server (nice 10), so the pages of a class of twenty
+# are answered first and training takes the rest of the cores. (Alone, the lab's workers keep the usual priority.)
+WORKER_NICE = 10
 
 
 class RunNotFound(TinyLMError):
@@ -279,7 +282,7 @@ class RunRegistry:
         receiver, sender = self.ctx.Pipe(duplex=False)
         run.commands = sender
         run.events = self.ctx.Queue()
-        spec = run.spec if self.cpu is None else {**run.spec, "scheduled": True}
+        spec = run.spec if self.cpu is None else {**run.spec, "scheduled": True, "nice": WORKER_NICE}
         # a forked worker's parent is the fork server: it watches whichever parent it has (0), which exits with us
         parent = os.getpid() if self.start_method == "spawn" else 0
         run.process = self.ctx.Process(target=worker_main, args=(spec, receiver, run.events, parent),

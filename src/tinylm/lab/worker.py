@@ -302,6 +302,10 @@ class Session:
 
         A turn ends when its time is up or when there is nothing to do now (paused, finished, or a paced run
         ahead of its pace); the run then gives it back, saying when it wants the next one."""
+        if self.spec.get("nice"):
+            # loaded (at the usual priority: the class waits for its runs to start): from now on the server
+            # answers the class first, and training takes what is left of the cores
+            os.nice(int(self.spec["nice"]))
         for message in self.deferred:
             if not self.handle(message):
                 return
@@ -371,6 +375,7 @@ def worker_main(spec: dict, commands, events, parent: int | None = None) -> None
     parent this process has now, a fork server that exits with the server)."""
     if parent is not None:
         exit_when_orphaned(parent or os.getppid())
+
     try:
         Session(spec, commands, events).main()
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
