@@ -99,3 +99,76 @@ def test_refusal_reasons_name_the_problem():
         "POST", "/api/uploads/text", {**base, "content-type": "text/plain"}, policy)
     assert "Origin" in cross_site_refusal("POST", "/api/runs", {**base, "origin": "http://127.0.0.1:9999",
                                                                 "content-type": "application/json"}, policy)
+
+
+# --- classroom mode: learner and teacher tokens behind the same guards ------------------------------------------
+CLASS_LAB = "http://192.168.1.20:8765"     # bound to every interface: learners use the machine's address
+
+
+@pytest.fixture
+def classroom(tmp_path):
+    from tinylm.lab.classroom import Classroom
+    room = Classroom(tmp_path, seats=2)
+    with TestClient(create_app(classroom=room, host="0.0.0.0"), base_url=CLASS_LAB) as client:
+        client.room = room
+        yield client
+    room.close()
+
+
+def join_class(client, name="Ada") -> str:
+    client.cookies.clear()
+    response = client.post("/api/join", json={"name": name, "key": client.room.roster.join_key})
+    assert response.status_code == 200, response.text
+    token = response.cookies["tinylm_learner"]
+    client.cookies.clear()
+    return token
+
+
+def test_joining_a_class_is_refused_cross_site(classroom):
+    import json
+    body = json.dumps({"name": "Mallory", "key": classroom.room.roster.join_key}).encode()
+    for headers in ({"Content-Type": "application/json", "Origin": "http://evil.example.com"},
+                    {"Content-Type": "text/plain"},
+                    {"Content-Type": "application/json", "Sec-Fetch-Site": "cross-site"},
+                    {"Content-Type": "application/json", "Host": "evil.example.com"}):
+        response = classroom.post("/api/join", content=body, headers=headers)
+        assert response.status_code == 403, headers
+    assert classroom.room.roster.learners == []
+
+
+def test_a_learners_cookie_does_not_carry_cross_site_or_to_another_host(classroom):
+    cookie = {"Cookie": f"tinylm_learner={join_class(classroom)}"}
+    assert classroom.get("/api/me", headers=cookie).status_code == 200
+    assert classroom.get("/api/me", headers={**cookie, "Host": "evil.example.com"}).status_code == 403   # rebinding
+    assert classroom.get("/api/me", headers={**cookie, "Sec-Fetch-Site": "cross-site"}).status_code == 403
+    csrf = classroom.post("/api/runs", json={"preset": "bigram"}, headers={**cookie, "Origin": "http://evil.example.com"})
+    assert csrf.status_code == 403
+    assert classroom.get("/api/runs", headers={**cookie, "Host": "10.1.2.3:8765"}).status_code == 200   # another address of this machine
+
+
+def test_learner_and_teacher_tokens_open_only_their_own_doors(classroom):
+    learner = join_class(classroom)
+    teacher = classroom.room.roster.teacher_token
+    # the teacher's token works as the URL parameter, a bearer token or the cookie the teacher page sets
+    assert classroom.get(f"/api/class?token={teacher}").status_code == 200
+    assert classroom.get("/api/class", headers={"Authorization": f"Bearer {teacher}"}).status_code == 200
+    assert classroom.get("/api/class", headers={"Cookie": f"tinylm_teacher={teacher}"}).status_code == 200
+    # a learner's token is a learner's, however it is sent; it never opens the teacher's view
+    assert classroom.get("/api/me", headers={"Authorization": f"Bearer {learner}"}).json()["teacher"] is False
+    assert classroom.get("/api/class", headers={"Cookie": f"tinylm_learner={learner}"}).status_code == 403
+    assert classroom.get(f"/api/class?token={learner}").status_code == 401
+    assert classroom.get("/api/class", headers={"Cookie": f"tinylm_teacher={learner}"}).status_code == 401
+    # near misses of either token open nothing
+    for wrong in (teacher[:-1], teacher + "x", learner[:-1], ""):
+        assert classroom.get("/api/info", headers={"Authorization": f"Bearer {wrong}"}).status_code == 401
+    # the join key is not a session
+    key = classroom.room.roster.join_key
+    assert classroom.get(f"/api/info?token={key}").status_code == 401
+
+
+def test_the_one_user_token_is_not_mixed_with_classroom_mode(capsys):
+    from tinylm.cli.main import main
+    assert main(["lab", "--classroom", "--token", "abcdefgh12", "--no-browser"]) != 0
+    assert "--token is for a one-user lab" in capsys.readouterr().err
+    assert main(["lab", "--seats", "5", "--no-browser"]) != 0
+    assert "add --classroom" in capsys.readouterr().err

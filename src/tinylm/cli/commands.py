@@ -265,7 +265,17 @@ def cmd_lab(args: argparse.Namespace) -> int:
         from ..lab import serve
     except ImportError as exc:  # pragma: no cover - lab is part of the package
         raise TinyLMError(f"the lab could not start: {exc}") from None
-    serve(host=args.host, port=args.port, open_browser=not args.no_browser, token=args.token)
+    if args.classroom:
+        from ..lab.server import serve_classroom
+        if args.token is not None:
+            raise TinyLMError("--token is for a one-user lab: in classroom mode the teacher URL carries its own "
+                              "token and learners join with the join URL")
+        serve_classroom(host=args.host or "0.0.0.0", port=args.port, open_browser=not args.no_browser,
+                        seats=args.seats or 30, state_dir=args.state)
+        return 0
+    if args.seats is not None or args.state is not None:
+        raise TinyLMError("--seats and --state are for classroom mode: add --classroom")
+    serve(host=args.host or "127.0.0.1", port=args.port, open_browser=not args.no_browser, token=args.token)
     return 0
 
 

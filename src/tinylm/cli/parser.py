@@ -89,10 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=commands.cmd_bench)
 
     lab = sub.add_parser("lab", help="start the browser lab (a local web app)")
-    lab.add_argument("--host", default="127.0.0.1", help="bind address (non-loopback requires a token)")
+    lab.add_argument("--host", default=None, help="bind address (non-loopback requires a token; default "
+                     "127.0.0.1, or 0.0.0.0 with --classroom so the class can reach it)")
     lab.add_argument("--port", type=int_in(1, 65535), default=8765)
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
     lab.add_argument("--token", default=None, help="access token (generated when binding off-localhost)")
+    lab.add_argument("--classroom", action="store_true",
+                     help="serve a whole class: each learner joins with a name and gets their own runs and progress; "
+                          "prints a teacher URL and a join URL")
+    lab.add_argument("--seats", type=int_in(1, 200), default=None, help="classroom: how many learners may join "
+                     "(default 30)")
+    lab.add_argument("--state", default=None, metavar="DIR", help="classroom: the folder keeping learners and their "
+                     "progress across restarts (default ~/.local/state/tinylm/classroom)")
     lab.set_defaults(func=commands.cmd_lab)
     return parser
 

@@ -22,6 +22,7 @@ import collections
 import contextlib
 import json
 import secrets
+import threading
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -33,7 +34,7 @@ from ..engines import available_engines
 from ..errors import TinyLMError
 from ..presets import PRESETS
 from . import pathologies
-from .course_routes import course_router
+from .course_routes import course_loader, course_router
 from .protocol import (DATA_SOURCES, MAX_CHECKPOINT_BYTES, MAX_TEXT_BYTES, ProtocolError, parse_command,
                        parse_query, parse_run_request)
 from .runs import LabBusy, RunNotFound, RunRegistry, sse_frame
@@ -113,15 +114,47 @@ def validate_checkpoint(data: bytes) -> dict:
 
 
 def create_app(token: str | None = None, max_active: int = 2, orphan_timeout: float = 300.0,
-               max_runs: int = 12, host: str = "127.0.0.1", lessons_dir: str | Path | None = None) -> FastAPI:
+               max_runs: int = 12, host: str = "127.0.0.1", lessons_dir: str | Path | None = None,
+               classroom=None) -> FastAPI:
     """``host``: the address the server binds; it decides which Host names requests may carry.
-    ``lessons_dir``: serve the course from this folder of lesson files instead of the package's."""
-    registry = RunRegistry(max_active=max_active, orphan_timeout=orphan_timeout, max_runs=max_runs)
-    uploads: collections.OrderedDict[str, tuple[str, bytes, dict]] = collections.OrderedDict()  # checkpoints
+    ``lessons_dir``: serve the course from this folder of lesson files instead of the package's.
+    ``classroom``: a ``classroom.Classroom``: one lab for a whole class (learners' sessions instead of the
+    token, each learner's runs and uploads their own, the teacher's view; see lab/classroom)."""
+    if classroom is None:
+        registry = RunRegistry(max_active=max_active, orphan_timeout=orphan_timeout, max_runs=max_runs)
+    else:
+        registry = classroom.registry(orphan_timeout)
+    # checkpoints by upload id: (kind, bytes, about, owner)
+    uploads: collections.OrderedDict[str, tuple[str, bytes, dict, str]] = collections.OrderedDict()
     texts = TextStore()      # uploaded texts by sha256: a run (or a checkpoint of it) refers to them by hash
+    texts_of: dict[str, list[str]] = {}     # classroom mode: each learner's uploaded texts (digests, oldest first)
+
+    def visitor(request: Request):
+        """Classroom mode: who sent the request (the gate let only the teacher and learners through)."""
+        return getattr(request.state, "visitor", None) if classroom is not None else None
+
+    def owner_of(request: Request) -> str:
+        who = visitor(request)
+        return who.id if who is not None else ""
+
+    def visible_run(request: Request, run_id: str):
+        """The run, if this visitor may see it: another learner's run is answered as if it did not exist."""
+        run = registry.get(run_id)
+        who = visitor(request)
+        if classroom is not None and (who is None or not who.may_see(run.owner)):
+            raise RunNotFound(f"no run {run_id!r} (it was reset or cleaned up)")
+        return run
+
+    def own_text(request: Request, digest: str) -> str | None:
+        if classroom is not None and digest not in texts_of.get(owner_of(request), ()):
+            return None
+        return texts.get(digest)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        # classroom mode starts its fork server meanwhile (a second or so of imports, not on the event loop)
+        threading.Thread(target=registry.prepare, name="tinylm-lab-prepare", daemon=True).start()
+
         async def reaper():
             while True:
                 await asyncio.sleep(min(5.0, max(0.2, orphan_timeout / 4)))
@@ -141,7 +174,7 @@ def create_app(token: str | None = None, max_active: int = 2, orphan_timeout: fl
     @app.exception_handler(TinyLMError)
     async def user_error(request: Request, exc: TinyLMError):
         status = 404 if isinstance(exc, RunNotFound) else 413 if isinstance(exc, UploadTooLarge) else \
-            429 if isinstance(exc, LabBusy) else 400
+            429 if isinstance(exc, LabBusy) else getattr(exc, "http_status", 400)
         return JSONResponse({"error": str(exc)}, status_code=status)
 
     @app.exception_handler(Exception)
@@ -158,24 +191,35 @@ def create_app(token: str | None = None, max_active: int = 2, orphan_timeout: fl
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/api/info")
-    async def info():
+    async def info(request: Request):
         return {"presets": [{"name": p.name, "description": p.description, "steps": p.train.steps}
                             for p in PRESETS.values()],
                 "engines": available_engines(), "data": list(DATA_SOURCES),
                 "pathologies": pathologies.catalogue(),
                 "limits": {"text_bytes": MAX_TEXT_BYTES, "checkpoint_bytes": MAX_CHECKPOINT_BYTES,
-                           "active_runs": max_active}}
+                           "active_runs": max_active if classroom is None else classroom.limits.active_runs},
+                **({} if classroom is None else {"classroom": classroom_info(request)})}
 
-    def remember(kind: str, data: bytes, about: dict) -> str:
+    def classroom_info(request: Request) -> dict:
+        who = visitor(request)
+        return {"name": who.name, "teacher": who.teacher, "open_runs": classroom.limits.open_runs,
+                "uploads": classroom.uploads_per_learner}
+
+    def remember(kind: str, data: bytes, about: dict, owner: str = "") -> str:
         upload_id = secrets.token_hex(8)
-        uploads[upload_id] = (kind, data, about)
-        while len(uploads) > MAX_UPLOADS:
-            uploads.popitem(last=False)
+        uploads[upload_id] = (kind, data, about, owner)
+        if classroom is None:
+            while len(uploads) > MAX_UPLOADS:
+                uploads.popitem(last=False)
+        else:                                  # each learner's oldest makes room for their newest
+            mine = [k for k, entry in uploads.items() if entry[3] == owner]
+            for old in mine[:-classroom.uploads_per_learner]:
+                del uploads[old]
         return upload_id
 
-    def upload(upload_id: str, kind: str) -> tuple[bytes, dict]:
+    def upload(upload_id: str, kind: str, owner: str = "") -> tuple[bytes, dict]:
         entry = uploads.get(upload_id)
-        if entry is None or entry[0] != kind:
+        if entry is None or entry[0] != kind or (classroom is not None and entry[3] != owner):
             raise ProtocolError(f"no uploaded {kind} {upload_id!r} (upload it again)")
         return entry[1], entry[2]
 
@@ -191,15 +235,21 @@ def create_app(token: str | None = None, max_active: int = 2, orphan_timeout: fl
         about = {"bytes": len(data), "chars": len(text), "lines": text.count("\n") + 1,
                  "vocab": len(set(text))}
         digest = texts.add(text, in_use=texts_in_use())
+        if classroom is not None:              # the learner's own, up to their limit (the oldest makes room)
+            mine = texts_of.setdefault(owner_of(request), [])
+            if digest in mine:
+                mine.remove(digest)
+            mine.append(digest)
+            del mine[:-classroom.uploads_per_learner]
         return {"id": digest, "sha256": digest, **about}
 
     def texts_in_use() -> set[str]:
         return {r.spec["text_sha"] for r in registry.runs.values() if r.spec.get("text_sha")}
 
-    def text_for(digest: str) -> str | None:
-        return texts.get(digest) or pathologies.generated_text(digest)
+    def text_for(request: Request, digest: str) -> str | None:
+        return own_text(request, digest) or pathologies.generated_text(digest)
 
-    def resume_text(about: dict, upload_id: str) -> str | None:
+    def resume_text(request: Request, about: dict, upload_id: str) -> str | None:
         """The text a checkpoint's run trained on (None: a built-in source the worker loads itself).
 
         Only built-in sources and texts held by hash are ever used: a path recorded in an uploaded
@@ -209,12 +259,12 @@ def create_app(token: str | None = None, max_active: int = 2, orphan_timeout: fl
             return None
         digest = sha_of_source(source)
         if digest is not None:
-            text = text_for(digest)
+            text = text_for(request, digest)
             if text is None:
                 raise TextNotAvailable(f"this checkpoint trained on an uploaded text (sha256 {digest[:12]}…) that "
                                        "this lab does not hold; upload that text file again, then the checkpoint")
             return text
-        text = texts.get(upload_id) if upload_id else None
+        text = own_text(request, upload_id) if upload_id else None
         if text is None:
             name = source.replace("\\", "/").rsplit("/", 1)[-1][:60]
             raise TextNotAvailable(f"this checkpoint trained on a local file ({name}) that the lab does not open; "
@@ -225,53 +275,61 @@ def create_app(token: str | None = None, max_active: int = 2, orphan_timeout: fl
     async def upload_checkpoint(request: Request):
         data = await read_limited(request, MAX_CHECKPOINT_BYTES, "checkpoint")
         about = await run_in_threadpool(validate_checkpoint, data)
-        return {"id": remember("checkpoint", data, about), **about}
+        return {"id": remember("checkpoint", data, about, owner_of(request)), **about}
 
     @app.post("/api/runs")
     async def start_run(request: Request):
         req = parse_run_request(await read_json(request), tuple(PRESETS), tuple(pathologies.PATHOLOGIES))
         spec = {**req.to_dict(), "text": None, "checkpoint": None}
         if req.resume:
-            spec["checkpoint"], about = upload(req.resume, "checkpoint")
+            spec["checkpoint"], about = upload(req.resume, "checkpoint", owner_of(request))
             spec["resumed"] = about
-            spec["text"] = resume_text(about, req.upload)
+            spec["text"] = resume_text(request, about, req.upload)
         elif req.data == "upload":
-            spec["text"] = texts.get(req.upload)
+            spec["text"] = own_text(request, req.upload)
             if spec["text"] is None:
                 raise ProtocolError(f"no uploaded text {req.upload!r} (upload it again)")
         if spec["text"] is not None:
             spec["text_sha"] = texts.add(spec["text"], in_use=texts_in_use())   # kept while the run needs it
         if req.engine not in available_engines():
             raise ProtocolError(f"the {req.engine} engine is not installed here")
-        run = registry.create(req, spec)
+        run = registry.create(req, spec, owner=owner_of(request))
+        if classroom is not None:
+            classroom.run_started(run, visitor(request))
         return {"id": run.id, "state": run.state}
 
     @app.get("/api/runs")
-    async def list_runs():
-        return {"runs": [r.summary() for r in registry.runs.values()], "active": registry.active_count(),
-                "queued": len(registry.queue)}
+    async def list_runs(request: Request):
+        who = visitor(request)
+        shown = [r for r in registry.runs.values() if who is None or who.may_see(r.owner)]
+        return {"runs": [r.summary() for r in shown], "active": sum(r.holds_slot for r in shown),
+                "queued": sum(r.id in registry.queue for r in shown)}
 
     @app.get("/api/runs/{run_id}")
-    async def run_summary(run_id: str):
-        return registry.get(run_id).summary()
+    async def run_summary(run_id: str, request: Request):
+        return visible_run(request, run_id).summary()
 
     @app.delete("/api/runs/{run_id}")
-    async def reset_run(run_id: str):
-        registry.get(run_id)
+    async def reset_run(run_id: str, request: Request):
+        visible_run(request, run_id)
         registry.close(run_id)
+        if classroom is not None:
+            classroom.curves.closed(run_id)
         return {"id": run_id, "state": "closed"}
 
     @app.post("/api/runs/{run_id}/command")
     async def command(run_id: str, request: Request):
+        visible_run(request, run_id)
         return registry.command(run_id, parse_command(await read_json(request)))
 
     @app.post("/api/runs/{run_id}/query")
     async def query(run_id: str, request: Request):
+        visible_run(request, run_id)
         return await registry.query(run_id, parse_query(await read_json(request)))
 
     @app.get("/api/runs/{run_id}/checkpoint")
-    async def download_checkpoint(run_id: str, weights_only: bool = False):
-        run = registry.get(run_id)
+    async def download_checkpoint(run_id: str, request: Request, weights_only: bool = False):
+        run = visible_run(request, run_id)
         data = await registry.query(run_id, {"q": "checkpoint"})
         kind = ""
         if weights_only:
@@ -284,7 +342,7 @@ def create_app(token: str | None = None, max_active: int = 2, orphan_timeout: fl
 
     @app.get("/api/runs/{run_id}/events")
     async def events(run_id: str, request: Request, since: int = 0):
-        run = registry.get(run_id)
+        run = visible_run(request, run_id)
         last = request.headers.get("last-event-id")
         if last is not None and last.isdigit():
             since = int(last) + 1
@@ -325,9 +383,18 @@ def create_app(token: str | None = None, max_active: int = 2, orphan_timeout: fl
             raise RunNotFound(f"no pathology {name!r}")
         return {"name": name, "curve": pathologies.canonical_curve(name)}
 
-    app.include_router(course_router(read_json, lessons_dir))
+    async def record_answer(request: Request, lesson: str, question: str, correct: bool, answer: object) -> None:
+        if classroom is not None:        # a database write: in the thread pool, the event loop keeps streaming
+            await run_in_threadpool(classroom.record_answer, visitor(request), lesson, question, correct, answer)
 
-    if token is not None:
+    app.include_router(course_router(read_json, lessons_dir, on_answer=record_answer))
+
+    if classroom is not None:
+        from .classroom.gate import ClassroomGate
+        from .classroom.routes import classroom_router
+        app.include_router(classroom_router(classroom, registry, course_loader(lessons_dir), read_json))
+        app.add_middleware(ClassroomGate, roster=classroom.roster)
+    elif token is not None:
         app.add_middleware(TokenMiddleware, token=token)
     app.add_middleware(SiteGuard, policy=HostPolicy(host))   # outermost: cross-site requests go no further
     return app

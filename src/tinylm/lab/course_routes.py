@@ -59,12 +59,8 @@ def query_str(request: Request, key: str, default: str) -> str:
     return _str({key: request.query_params.get(key, default)}, key)
 
 
-def course_router(read_json: Callable[[Request], Awaitable[object]],
-                  lessons_dir: str | Path | None = None) -> APIRouter:
-    """The course's routes; ``read_json`` reads a size-limited JSON body (the app's own reader).
-    ``lessons_dir``: a folder of lesson files instead of the package's (tests, teachers trying a lesson)."""
-    router = APIRouter()
-
+def course_loader(lessons_dir: str | Path | None = None) -> Callable[[], Course]:
+    """The course the lab serves: the package's, or the lessons of ``lessons_dir`` (read once)."""
     @lru_cache(maxsize=1)
     def course_from_dir() -> Course:
         return read_course(lessons_dir)
@@ -74,6 +70,18 @@ def course_router(read_json: Callable[[Request], Awaitable[object]],
             return load_course() if lessons_dir is None else course_from_dir()
         except CourseError as exc:     # a broken lesson file is the server's fault, not the request's
             raise LessonFilesBroken(str(exc)) from None
+    return course
+
+
+def course_router(read_json: Callable[[Request], Awaitable[object]],
+                  lessons_dir: str | Path | None = None,
+                  on_answer: Callable[[Request, str, str, bool, object], Awaitable[None]] | None = None) -> APIRouter:
+    """The course's routes; ``read_json`` reads a size-limited JSON body (the app's own reader).
+    ``lessons_dir``: a folder of lesson files instead of the package's (tests, teachers trying a lesson).
+    ``on_answer(request, lesson, question, correct, answer)``: told of every graded answer (classroom mode
+    records it)."""
+    router = APIRouter()
+    course = course_loader(lessons_dir)
 
     @router.get("/api/course")
     async def contents():
@@ -99,7 +107,10 @@ def course_router(read_json: Callable[[Request], Awaitable[object]],
         question = found.questions.get(question_id)
         if question is None:
             return not_found(f"lesson {lesson_id!r} has no question {question_id!r}")
-        return {"correct": grade(question, msg["answer"]), "explain": question.explain}
+        correct = grade(question, msg["answer"])
+        if on_answer is not None:
+            await on_answer(request, found.id, question.id, correct, msg["answer"])
+        return {"correct": correct, "explain": question.explain}
 
     @router.get("/api/course/bigram")
     async def bigram(request: Request):

@@ -41,6 +41,9 @@ from .worker import worker_main
 # The worker reads these at numpy import, before worker_main runs, so they go in the spawn environment.
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 _spawn_lock = threading.RLock()
+# Classroom mode: workers run at a lower priority than the server (nice 10), so the pages of a class of twenty
+# are answered first and training takes the rest of the cores. (Alone, the lab's workers keep the usual priority.)
+WORKER_NICE = 10
 
 
 class RunNotFound(TinyLMError):
@@ -77,6 +80,7 @@ class Run:
     speed: int = 100
     position: int = 0              # place in the slot queue (queued / waiting), else 0
     reason: str = ""               # why it is not training yet, in words ("" when it is not waiting)
+    owner: str = ""                # classroom mode: the learner whose run it is ("" when the lab has one user)
 
     def summary(self) -> dict:
         return {"id": self.id, "state": self.state, "iter": self.iter, "message": self.message,
@@ -118,21 +122,58 @@ def thin_history(run: "Run") -> None:
 
 
 class RunRegistry:
+    """``per_owner``: classroom mode's limits for each learner (None: one user, the lab-wide limits only).
+    ``cpu``: classroom mode's CPU scheduler (see classroom.scheduler): the workers then take turns at training
+    instead of all training (and starting) at once."""
+
     def __init__(self, max_active: int = 2, max_runs: int = 12, orphan_timeout: float = 300.0,
-                 query_timeout: float = 60.0) -> None:
+                 query_timeout: float = 60.0, per_owner: "OwnerLimits | None" = None, cpu: Any = None,
+                 start_method: str = "spawn") -> None:
         self.max_active = max_active
         self.max_runs = max_runs
+        self.per_owner = per_owner
+        self.cpu = cpu
+        self.observers: list = []      # callables (run, message) seeing every published event (the class's curves)
         self.orphan_timeout = orphan_timeout
         self.query_timeout = query_timeout
         self.runs: dict[str, Run] = {}
         self.queue: list[str] = []
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.ctx = mp.get_context("spawn")
+        self.ctx = worker_context(start_method)
+        self.start_method = start_method
         self._rids = itertools.count(1)
 
     # --- lifecycle --------------------------------------------------------------------------
-    def create(self, request: RunRequest, spec: dict) -> Run:
+    def prepare(self) -> None:
+        """Start the fork server now (a no-op process through it), not when the first learner presses Start:
+        its imports take a second or more, and a run's start must not keep the server from answering.
+        Called from a thread of its own when the app starts."""
+        if self.ctx.get_start_method() != "forkserver":
+            return
+        with _spawn_lock:
+            saved = {k: os.environ.get(k) for k in WORKER_ENV}
+            os.environ.update(WORKER_ENV)       # the fork server's environment is every worker's
+            try:
+                probe = self.ctx.Process(target=os.getpid, daemon=True)
+                probe.start()
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+        probe.join(timeout=60)
+
+    def create(self, request: RunRequest, spec: dict, owner: str = "") -> Run:
         self.loop = asyncio.get_running_loop()
+        if self.per_owner is not None:
+            mine = [r for r in self.runs.values() if r.state != "closed" and r.owner == owner]
+            if len(mine) >= self.per_owner.open_runs:
+                idle = self._evictable(owner)      # only ever one of the learner's own runs
+                if idle is None:
+                    raise LabBusy(f"you already have {len(mine)} runs open (your limit is "
+                                  f"{self.per_owner.open_runs}); reset one of them first")
+                self.close(idle.id)
         open_runs = [r for r in self.runs.values() if r.state != "closed"]
         if len(open_runs) >= self.max_runs:
             idle = self._evictable()
@@ -141,7 +182,7 @@ class RunRegistry:
                               "reset one first")
             self.close(idle.id)
         run = Run(id=secrets.token_hex(6), request=request, spec=spec, orphaned_at=time.monotonic(),
-                  speed=request.speed)
+                  speed=request.speed, owner=owner)
         self.runs[run.id] = run
         if spec.get("paused"):
             self._spawn(run, slot=False)     # it only loads and waits: no need to queue behind training runs
@@ -150,10 +191,12 @@ class RunRegistry:
             self._start_queued()
         return run
 
-    def _evictable(self) -> Run | None:
-        """The run unwatched the longest among those that train no more (paused, finished or failed)."""
+    def _evictable(self, owner: str | None = None) -> Run | None:
+        """The run unwatched the longest among those that train no more (paused, finished or failed),
+        among ``owner``'s runs when given."""
         idle = [r for r in self.runs.values() if not r.subscribers and r.orphaned_at is not None
-                and not r.holds_slot and r.state in ("paused", "finished", "error")]
+                and not r.holds_slot and r.state in ("paused", "finished", "error")
+                and (owner is None or r.owner == owner)]
         return min(idle, key=lambda r: r.orphaned_at, default=None)
 
     def get(self, run_id: str) -> Run:
@@ -165,18 +208,38 @@ class RunRegistry:
     def active_count(self) -> int:
         return sum(1 for r in self.runs.values() if r.holds_slot)
 
+    def _owner_has_room(self, run: Run) -> bool:
+        if self.per_owner is None:
+            return True
+        training = sum(1 for r in self.runs.values() if r.holds_slot and r.owner == run.owner)
+        return training < self.per_owner.active_runs
+
+    def _next_in_line(self) -> Run | None:
+        """The first queued run that may take a free slot now (its owner under their own limit)."""
+        if self.active_count() >= self.max_active:
+            return None
+        for run_id in list(self.queue):
+            run = self.runs.get(run_id)
+            if run is None:
+                self.queue.remove(run_id)
+                continue
+            if self._owner_has_room(run):
+                return run
+        return None
+
     def _start_queued(self) -> None:
         """Give free slots to the queue, first come first served, then tell the rest where they stand."""
-        while self.queue and self.active_count() < self.max_active:
-            run = self.runs.get(self.queue.pop(0))
-            if run is None:
-                continue
+        while (run := self._next_in_line()) is not None:
+            self.queue.remove(run.id)
             run.position, run.reason = 0, ""
             if run.state == "queued":
                 self._spawn(run)
             elif run.state == "waiting":
                 run.holds_slot, run.state = True, "running"
                 self._send(run, {"cmd": "resume"})
+        if self.per_owner is not None:
+            self._tell_owners_queue()
+            return
         holders = [r.name for r in self.runs.values() if r.holds_slot]
         for position, run_id in enumerate(self.queue, 1):
             run = self.runs.get(run_id)
@@ -184,9 +247,28 @@ class RunRegistry:
                 continue
             reason = (f"waiting for a free training slot: {_ordinal(position)} in line, "
                       f"{len(holders)} of {self.max_active} slots busy ({', '.join(holders) or 'finishing'})")
-            if (position, reason) != (run.position, run.reason):
-                run.position, run.reason = position, reason
-                self._publish_status(run)
+            self._set_place(run, position, reason)
+
+    def _tell_owners_queue(self) -> None:
+        """Classroom mode: each learner's waiting runs, told their place among that learner's own."""
+        places: dict[str, int] = {}
+        for run_id in self.queue:
+            run = self.runs.get(run_id)
+            if run is None:
+                continue
+            position = places[run.owner] = places.get(run.owner, 0) + 1
+            holders = [r.name for r in self.runs.values() if r.holds_slot and r.owner == run.owner]
+            if len(holders) >= self.per_owner.active_runs:
+                reason = (f"waiting: you train {len(holders)} runs at once already (the class limit per learner; "
+                          f"{', '.join(holders)}); {_ordinal(position)} of yours in line")
+            else:
+                reason = f"waiting: the class machine is full ({self.max_active} runs training); {_ordinal(position)} in line"
+            self._set_place(run, position, reason)
+
+    def _set_place(self, run: Run, position: int, reason: str) -> None:
+        if (position, reason) != (run.position, run.reason):
+            run.position, run.reason = position, reason
+            self._publish_status(run)
 
     def _publish_status(self, run: Run) -> None:
         message = {"event": "status", "state": run.state, "iter": run.iter, "speed": run.speed}
@@ -200,7 +282,10 @@ class RunRegistry:
         receiver, sender = self.ctx.Pipe(duplex=False)
         run.commands = sender
         run.events = self.ctx.Queue()
-        run.process = self.ctx.Process(target=worker_main, args=(run.spec, receiver, run.events, os.getpid()),
+        spec = run.spec if self.cpu is None else {**run.spec, "scheduled": True, "nice": WORKER_NICE}
+        # a forked worker's parent is the fork server: it watches whichever parent it has (0), which exits with us
+        parent = os.getpid() if self.start_method == "spawn" else 0
+        run.process = self.ctx.Process(target=worker_main, args=(spec, receiver, run.events, parent),
                                        name=f"tinylm-lab-{run.id}", daemon=True)
         with _spawn_lock:
             saved = {k: os.environ.get(k) for k in WORKER_ENV}
@@ -251,6 +336,10 @@ class RunRegistry:
             if future is not None and not future.done():
                 future.set_result(message)
             return
+        if kind == "cpu":              # the worker asks the scheduler for a turn (or gives one back): not shown
+            if self.cpu is not None:
+                self.cpu.on_cpu(run.id, message.get("at"), message.get("turn"))
+            return
         freed = False                  # the run gives its slot back (or its place in line)
         if kind == "status":
             run.iter = message.get("iter", run.iter)
@@ -271,6 +360,8 @@ class RunRegistry:
             message.pop("trace", None)
         elif kind == "finished":
             run.message = message.get("message", "")
+        if kind == "error" and self.cpu is not None:
+            self.cpu.forget(run.id)
         if freed:
             run.holds_slot = False
             if run.id in self.queue:
@@ -287,8 +378,16 @@ class RunRegistry:
         run.frames[message["seq"]] = sse_frame(message)
         for subscriber in list(run.subscribers):
             subscriber.put_nowait(message)
+        for observer in self.observers:
+            observer(run, message)
         if len(run.history) > HISTORY_LIMIT:
             thin_history(run)
+
+    def tell(self, run_id: str, message: dict) -> None:
+        """Send a worker a message of the lab's own (the classroom scheduler's turns), if the run is open."""
+        run = self.runs.get(run_id)
+        if run is not None and run.process is not None:
+            self._send(run, message)
 
     def _send(self, run: Run, message: dict) -> None:
         try:
@@ -328,7 +427,8 @@ class RunRegistry:
             run.spec["paused"] = False
         elif run.state in ("finished", "error", "waiting"):
             pass
-        elif run.holds_slot or (self.active_count() < self.max_active and not self.queue):
+        elif run.holds_slot or (self.active_count() < self.max_active and self._owner_has_room(run)
+                                and (not self.queue or self.per_owner is not None)):
             run.holds_slot = run.steered = True
             self._send(run, {"cmd": "resume"})
         else:
@@ -405,6 +505,8 @@ class RunRegistry:
             return
         was_active = run.holds_slot
         run.state, run.holds_slot = "closed", False
+        if self.cpu is not None:
+            self.cpu.forget(run_id)
         if run_id in self.queue:
             self.queue.remove(run_id)
         for future in run.pending.values():
@@ -437,6 +539,25 @@ class RunRegistry:
                 run.process.join(timeout=3)
                 if run.process.is_alive():
                     run.process.terminate()
+
+
+def worker_context(start_method: str):
+    """How worker processes start. "spawn" (the default): a fresh interpreter each, which imports numpy and the
+    package itself (about 0.5 s of CPU). "forkserver" (classroom mode, where 20 learners may press Start in the
+    same minute): workers are forked from a server process that has imported them once; each starts in a few
+    milliseconds. Falls back to spawn where there is no fork server (Windows)."""
+    if start_method == "forkserver" and "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["tinylm.lab.worker"])
+        return ctx
+    return mp.get_context("spawn")
+
+
+@dataclass(frozen=True)
+class OwnerLimits:
+    """Classroom mode: what each learner may hold at once."""
+    active_runs: int = 2           # training at once; more wait in the learner's own line
+    open_runs: int = 6             # open (each started one holds a worker process); the oldest idle one makes room
 
 
 def _ordinal(n: int) -> str:

@@ -47,6 +47,53 @@ def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True, 
     uvicorn.run(cancellable(app), host=host, port=port, log_level="warning", timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
 
 
+def reachable_address(host: str) -> str:
+    """The address learners should type: the bind address, or (bound to every interface) this machine's
+    address on its network (the interface a packet out would leave by; nothing is sent)."""
+    if host not in ("0.0.0.0", "::", ""):
+        return host
+    import socket
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("10.255.255.255", 1))
+            return s.getsockname()[0]
+    except OSError:
+        return "127.0.0.1"
+
+
+def classroom_urls(host: str, port: int, teacher_token: str, join_key: str) -> tuple[str, str]:
+    base = lab_url(reachable_address(host), port, None)
+    return f"{base}teacher?token={teacher_token}", f"{base}join?key={join_key}"
+
+
+def serve_classroom(host: str = "0.0.0.0", port: int = 8765, open_browser: bool = True, seats: int = 30,
+                    state_dir: str | None = None) -> None:
+    """Serve the lab to a class: print the teacher's URL and the join URL, serve until interrupted."""
+    import uvicorn
+
+    from .app import create_app
+    from .classroom import Classroom
+
+    classroom = Classroom(state_dir, seats=seats)
+    try:
+        app = create_app(classroom=classroom, host=host)
+        teacher, join = classroom_urls(host, port, classroom.roster.teacher_token, classroom.roster.join_key)
+        classroom.join_url = join
+        joined = len(classroom.roster.learners)
+        print(f"tinylm lab, classroom mode ({seats} seats"
+              + (f", {joined} learners already joined" if joined else "") + ")", flush=True)
+        print(f"  teacher:  {teacher}\n            (your view of the class; keep this link to yourself)", flush=True)
+        print(f"  learners: {join}\n            (give this one to the class: each joins with a name)", flush=True)
+        print(f"  state:    {classroom.state_dir} (learners and their progress survive a restart)", flush=True)
+        if open_browser and can_open_browser():
+            threading.Timer(1.0, webbrowser.open, args=(teacher,)).start()
+        logging.getLogger("uvicorn.error").addFilter(quiet_shutdown)
+        uvicorn.run(cancellable(app), host=host, port=port, log_level="warning",
+                    timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
+    finally:
+        classroom.close()
+
+
 _cancelled_by_shutdown = threading.Event()
 
 

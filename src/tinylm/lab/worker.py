@@ -107,6 +107,10 @@ class Session:
         self.speed = int(spec.get("speed", MAX_SPEED))
         self.next_step_at = 0.0          # monotonic time the paced loop may take its next step
         self.clock = RunClock()
+        # classroom mode (spec "scheduled"): the server's CPU scheduler hands out turns; steps only in one
+        self.turn = 0                    # the turn held now (its number), 0: none
+        self.turn_until = 0.0            # monotonic end of that turn
+        self.announced: object = None    # the demand last told to the scheduler
 
     def send(self, message: dict) -> None:
         """Forward one event (the Trainer's diagnosis events included: the lab says what the CLI says)."""
@@ -133,6 +137,9 @@ class Session:
         cmd = message.get("cmd")
         if cmd == "shutdown":
             return False
+        if cmd == "turn":                # the scheduler's, not the learner's: nothing to show
+            self.turn, self.turn_until = int(message["n"]), time.monotonic() + float(message["s"])
+            return True
         if cmd == "pause":
             self.running, self.steps_wanted = False, 0
         elif cmd == "resume" and not self.finished:
@@ -215,6 +222,8 @@ class Session:
         return {"hash": weights_hash(self.trainer.engine.get_params()), "iter": self.trainer.iter}
 
     def main(self) -> None:
+        if self.spec.get("scheduled") and not self.wait_for_first_turn():
+            return
         try:
             self.trainer, _ = build_trainer(self.spec)
             self.stream = self.trainer.events()
@@ -228,6 +237,8 @@ class Session:
             self.send({"event": "error", "message": str(exc)})
             return
         self.status()
+        if self.spec.get("scheduled"):
+            return self.loop_in_turns()
         while True:
             if self.running or self.steps_wanted:
                 # take every waiting command; a paced run waits here (for its next step, or a command)
@@ -248,6 +259,85 @@ class Session:
                     self.steps_wanted -= 1
                     if not self.steps_wanted:
                         self.status()
+
+
+    # --- classroom mode: training in the scheduler's turns ------------------------------------------------
+    def demand(self) -> float | None:
+        """When this run next wants the CPU (monotonic seconds; 0.0: now), None: not at all (paused, done)."""
+        if self.finished or not (self.running or self.steps_wanted):
+            return None
+        if self.steps_wanted or steps_per_second(self.speed) is None:
+            return 0.0
+        return self.next_step_at
+
+    def announce(self, give_back: bool = False) -> None:
+        """Tell the scheduler what this run wants now; ``give_back`` also ends the turn it holds."""
+        want = self.demand()
+        if give_back:
+            self.events.put({"event": "cpu", "at": want, "turn": self.turn})
+            self.turn, self.turn_until = 0, 0.0
+        elif want == self.announced:
+            return
+        else:
+            self.events.put({"event": "cpu", "at": want})
+        self.announced = want
+
+    def wait_for_first_turn(self) -> bool:
+        """Building the model and its first evaluation take CPU too: they wait for a turn like training does, so
+        twenty learners pressing Start at once do not all load at once. Other messages wait for the start."""
+        self.events.put({"event": "cpu", "at": 0.0})
+        self.deferred: list[dict] = []
+        while True:
+            message = self.commands.recv()
+            cmd = message.get("cmd")
+            if cmd == "shutdown":
+                return False
+            if cmd == "turn":
+                self.handle(message)
+                return True
+            self.deferred.append(message)
+
+    def loop_in_turns(self) -> None:
+        """Train only during the turns the server grants; between them, answer commands and queries.
+
+        A turn ends when its time is up or when there is nothing to do now (paused, finished, or a paced run
+        ahead of its pace); the run then gives it back, saying when it wants the next one."""
+        if self.spec.get("nice"):
+            # loaded (at the usual priority: the class waits for its runs to start): from now on the server
+            # answers the class first, and training takes what is left of the cores
+            os.nice(int(self.spec["nice"]))
+        for message in self.deferred:
+            if not self.handle(message):
+                return
+        if not self.turn:
+            self.announce()
+        while True:
+            if self.turn:
+                while self.commands.poll(0):
+                    if not self.handle(self.commands.recv()):
+                        return
+                want, now = self.demand(), time.monotonic()
+                if want is not None and want <= now < self.turn_until:
+                    self.take_step()
+                    continue
+                self.announce(give_back=True)
+                continue
+            if not self.handle(self.commands.recv()):
+                return
+            if not self.turn:
+                self.announce()
+
+    def take_step(self) -> None:
+        try:
+            self.pull_one_step()
+        except TinyLMError as exc:
+            self.send({"event": "error", "message": str(exc)})
+            self.finished, self.running = True, False
+            self.status()
+        if self.steps_wanted:
+            self.steps_wanted -= 1
+            if not self.steps_wanted:
+                self.status()
 
 
 class RunClock:
@@ -281,9 +371,11 @@ def exit_when_orphaned(parent: int, every: float = 1.0) -> threading.Thread:
 
 
 def worker_main(spec: dict, commands, events, parent: int | None = None) -> None:
-    """Process entry point (must be importable for the spawn context). ``parent``: the server's pid."""
+    """Process entry point (must be importable for the spawn context). ``parent``: the server's pid (0: the
+    parent this process has now, a fork server that exits with the server)."""
     if parent is not None:
-        exit_when_orphaned(parent)
+        exit_when_orphaned(parent or os.getppid())
+
     try:
         Session(spec, commands, events).main()
     except (EOFError, BrokenPipeError, KeyboardInterrupt):

@@ -69,7 +69,7 @@ const CONFIGURE = {
 export class Course {
   constructor(lab) {
     this.lab = lab;
-    this.progress = new Progress();
+    this.progress = new Progress(lab.serverProgress || null);
     this.watcher = new Watcher(lab, this.progress);
     this.course = null; this.current = null; this.subs = [];
     this.order = PANELS.map((id) => $(id));          // the workbench's order, to move panels back into

@@ -27,6 +27,7 @@ async function main() {
   catch (err) { $('conn').textContent = 'not connected'; showError(err.message); return; }
   $('conn').textContent = 'connected'; $('conn').className = 'pill running';
   lab.info = info;
+  if (info.classroom) await joinClass(lab, info.classroom);
   $('preset').replaceChildren(...info.presets.map((p) => new Option(`${p.name}`, p.name)));
   for (const o of $('preset').options) o.title = info.presets.find((p) => p.name === o.value).description;
   $('preset').onchange = () => { $('steps').value = info.presets.find((p) => p.name === $('preset').value).steps; };
@@ -66,6 +67,20 @@ async function main() {
       $('notice').textContent = `resumed at iter ${at} when the tab came back`;
     }
   }));
+}
+
+// Classroom mode: this page is one learner's session (or the teacher's): say whose, and start the course from
+// the progress the server keeps for this learner.
+async function joinClass(lab, who) {
+  lab.classroom = who;
+  $('who').hidden = false;
+  if (who.teacher) {
+    $('who').replaceChildren('teacher · ', Object.assign(document.createElement('a'), {href: 'teacher', textContent: 'the class'}));
+    return;
+  }
+  $('who').textContent = `you: ${who.name}`;
+  $('progress-where').textContent = 'Your progress and scores are kept by the class’s lab: your teacher sees your quiz scores.';
+  lab.serverProgress = await getJSON('api/progress');
 }
 
 main();

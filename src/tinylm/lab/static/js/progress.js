@@ -1,7 +1,13 @@
-// The learner's progress through the course, kept in this browser (localStorage key `tinylm.course`):
+// The learner's progress through the course:
 // {"lessons": {id: {"visited", "answers": {qid: {"first", "correct", "tries"}}, "exercises": {eid: true},
-//  "checks": {cid: {"state": "done", "text"}}}}}. Nothing is sent to the server.
+//  "checks": {cid: {"state": "done", "text"}}}}}.
+// Alone, it is kept in this browser (localStorage key `tinylm.course`) and nothing is sent to the server.
+// In a class (classroom mode) the server keeps it: the page starts from the server's copy (GET api/progress),
+// the server records quiz answers as it grades them, and visits, exercises and checks are reported to it.
+import {postJSON, showError} from './api.js';
+
 const KEY = 'tinylm.course';
+const MAX_CHECK_TEXT = 500;
 
 function load() {
   try {
@@ -11,10 +17,21 @@ function load() {
 }
 
 export class Progress {
-  constructor() { this.data = load(); }
+  /** `server`: the server's copy of the progress (classroom mode), or null to use this browser's. */
+  constructor(server = null) {
+    this.remote = !!server;
+    this.data = server && typeof server.lessons === 'object' ? server : (this.remote ? {lessons: {}} : load());
+  }
 
   save() {
+    if (this.remote) return;
     try { localStorage.setItem(KEY, JSON.stringify(this.data)); } catch { /* storage full or blocked: keep going */ }
+  }
+
+  // classroom mode: tell the server (a failure is shown, the page keeps going with its own copy)
+  report(path, body) {
+    if (!this.remote) return;
+    postJSON(path, body).catch((err) => showError(`your progress was not saved: ${err.message}`));
   }
 
   lesson(id) {
@@ -23,7 +40,7 @@ export class Progress {
     return l;
   }
 
-  visit(id) { this.lesson(id).visited = true; this.save(); }
+  visit(id) { this.lesson(id).visited = true; this.save(); this.report('api/progress', {lesson: id, kind: 'visited'}); }
 
   /** Record an answer: the first answer decides the score, later ones only the current state. */
   answer(lesson, qid, correct, extra = {}) {
@@ -34,11 +51,21 @@ export class Progress {
     return answers[qid];
   }
 
-  retake(lesson) { this.lesson(lesson).answers = {}; this.save(); }
+  retake(lesson) { this.lesson(lesson).answers = {}; this.save(); this.report('api/progress/retake', {lesson}); }
 
-  exerciseDone(lesson, eid) { this.lesson(lesson).exercises[eid] = true; this.save(); }
+  exerciseDone(lesson, eid) {
+    const known = this.lesson(lesson).exercises[eid];
+    this.lesson(lesson).exercises[eid] = true; this.save();
+    if (!known) this.report('api/progress', {lesson, kind: 'exercise', item: eid});
+  }
 
-  checkDone(lesson, cid, text) { this.lesson(lesson).checks[cid] = {state: 'done', text}; this.save(); }
+  checkDone(lesson, cid, text) {
+    const known = this.lesson(lesson).checks[cid];
+    this.lesson(lesson).checks[cid] = {state: 'done', text}; this.save();
+    if (!known || known.text !== text) {
+      this.report('api/progress', {lesson, kind: 'check', item: cid, text: String(text || '').slice(0, MAX_CHECK_TEXT)});
+    }
+  }
 
   /** First-try rights in a lesson. */
   score(lesson) { return Object.values(this.lesson(lesson).answers).filter((a) => a.first).length; }
