@@ -14,9 +14,8 @@ import pytest
 from tinylm.config import ModelConfig
 from tinylm.engines.gradcheck import numerical_grad, pick_entries, relative_error, rounding_noise
 from tinylm.engines.numpy_engine import ops
-from tinylm.engines.numpy_engine.bow import BoW
 from tinylm.engines.numpy_engine.ops import cross_entropy_backward, cross_entropy_forward
-from tinylm.engines.numpy_engine.rnn import RNN
+from tinylm.engines.numpy_engine.engine import IMPLEMENTATIONS as NUMPY_MODELS
 from tinylm.engines.scalar_engine.engine import IMPLEMENTATIONS as SCALAR_FAMILIES
 from tinylm.engines.scalar_engine.fused import FusedOps
 from tinylm.engines.scalar_engine.leaves import make_leaves
@@ -36,7 +35,6 @@ CONFIGS = {
     "bow-tanh-bias": dict(family="bow", activation="tanh", bias=True),
     "bow-gelu_tanh-nobias": dict(family="bow", activation="gelu_tanh", bias=False),
 }
-NUMPY_MODELS = {"rnn": RNN, "gru": RNN, "bow": BoW}
 
 
 def config(name: str) -> ModelConfig:

@@ -28,6 +28,13 @@ def test_mlp_passes_with_one_row_per_parameter(capsys):
     assert lines[-1].startswith("verdict: PASS")
 
 
+def test_set_checks_a_family_that_has_no_preset_of_its_own(capsys):
+    code, lines = run_cli(capsys, "--preset", "mlp", "--set", "model.family=gru", "--set", "n_hidden=8",
+                          "--entries", "2")
+    assert code == 0 and "(gru," in lines[0] and any(line.split()[:2] == ["cell.xh_to_r.weight", "8x24"] for line in lines)
+    assert lines[-1].startswith("verdict: PASS")
+
+
 @pytest.mark.parametrize("factor", [1.01, 0.0], ids=["off-by-1%", "forgotten"])
 def test_a_wrong_gradient_fails_and_is_named(capsys, monkeypatch, factor):
     original = NumpyEngine.forward_backward
@@ -73,6 +80,8 @@ def test_same_seed_same_report_and_parameters_left_alone(capsys):
     (["--entries", "0"], "--entries"),
     (["--eps", "0"], "--eps"),
     (["--dtype", "float16"], "--dtype"),
+    (["--set", "model.family=lstm"], "unknown model family 'lstm'"),
+    (["--set", "n_hidden"], "--set expects KEY=VALUE"),
 ])
 def test_bad_arguments_are_one_line(capsys, args, needle):
     try:

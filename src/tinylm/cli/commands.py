@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, TinyLMError
 from ..presets import apply_overrides, get_preset
-from .values import MAX_PROMPT_FILE_BYTES
+from .values import MAX_PROMPT_FILE_BYTES, set_items
 
 
 # --- train ----------------------------------------------------------------------------
@@ -24,13 +24,7 @@ def _overrides(args: argparse.Namespace) -> dict:
              "train.warmup": args.warmup, "optim.weight_decay": args.weight_decay,
              "optim.grad_clip": args.grad_clip, "train.eval_every": args.eval_every,
              "train.sample_every": args.sample_every, "train.compat": args.compat}
-    out = {k: v for k, v in pairs.items() if v is not None}
-    for item in args.set:
-        if "=" not in item:
-            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
-        out[key.strip()] = value.strip()
-    return out
+    return {**{k: v for k, v in pairs.items() if v is not None}, **set_items(args.set)}
 
 
 def _engine_options(args: argparse.Namespace) -> dict:

@@ -10,15 +10,18 @@ import argparse
 
 from ..engines import engine_class
 from ..engines.gradcheck import DEFAULT_EPS, GradCheck, check_gradients
-from ..presets import get_preset
+from ..presets import apply_overrides, get_preset
 from ..seeding import rng_for
 from ..training.loop import Trainer
+from .values import set_items
 
 
 def gradcheck_preset(preset_name: str, *, seed: str | None = None, engine: str = "numpy", dtype: str = "float64",
-                     eps: float = DEFAULT_EPS, entries: int = 10) -> tuple[GradCheck, dict]:
-    """(the check, what was checked: preset, engine, dtype, seed, batch shape, parameter count)."""
-    preset = get_preset(preset_name)
+                     eps: float = DEFAULT_EPS, entries: int = 10,
+                     overrides: dict | None = None) -> tuple[GradCheck, dict]:
+    """(the check, what was checked: preset, engine, dtype, seed, batch shape, parameter count). ``overrides``:
+    ``--set`` values applied to the preset first (a family of your own before it has a preset)."""
+    preset = apply_overrides(get_preset(preset_name), overrides or {})
     if seed is not None:
         preset.train.seed = seed
     preset.train.dtype = dtype
@@ -74,6 +77,6 @@ def report_lines(check: GradCheck, about: dict) -> list[str]:
 
 def cmd_gradcheck(args: argparse.Namespace) -> int:
     check, about = gradcheck_preset(args.preset, seed=args.seed, engine=args.engine, dtype=args.dtype,
-                                    eps=args.eps, entries=args.entries)
+                                    eps=args.eps, entries=args.entries, overrides=set_items(args.set))
     print("\n".join(report_lines(check, about)))
     return 0 if check.ok else 1

@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--entries", type=int_in(1, 100_000), default=10, metavar="N",
                        help="entries checked per parameter (all of a smaller one); default 10")
     check.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    check.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="change the preset's model first, e.g. --set model.family=gru --set n_hidden=16")
     check.set_defaults(func=gradcheck.cmd_gradcheck)
 
     bench = sub.add_parser("bench", help="measure training speed of a preset on an engine")

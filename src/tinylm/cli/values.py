@@ -6,6 +6,7 @@ import argparse
 import math
 
 from ..config import MAX_BATCH, MAX_STEPS
+from ..errors import ConfigError
 
 __all__ = ["MAX_BATCH", "MAX_STEPS", "MAX_SAMPLES", "MAX_NEW_TOKENS", "MAX_PROMPT_FILE_BYTES", "int_in", "number_in",
            "text"]
@@ -51,3 +52,14 @@ def text(text: str) -> str:
     if len(text) > MAX_TEXT_ARG:
         raise argparse.ArgumentTypeError(f"is longer than {MAX_TEXT_ARG:,} characters")
     return text
+
+
+def set_items(items: list[str]) -> dict[str, str]:
+    """``--set KEY=VALUE`` flags as a dict; a flag without ``=`` is a one-line error."""
+    out: dict[str, str] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out

@@ -145,7 +145,7 @@ def inspect_update(trainer, document: str, param: str, apply: bool) -> dict:
     opt = cfg.optim
     x, y = encode_document(trainer, document)
     params = engine.get_params()
-    param = param or "wte"
+    param = param or next(iter(params))          # the model's first parameter (every family draws its own first)
     if param not in params:
         raise TinyLMError(f"unknown parameter {param!r}")
     loss, grads = engine.forward_backward(x, y)

@@ -1,6 +1,9 @@
 """NumpyEngine: the Engine contract on vectorised numpy with hand-derived backward passes."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import numpy as np
 
 from ...config import ModelConfig
@@ -19,8 +22,8 @@ from .ops import cross_entropy_backward, cross_entropy_forward
 from .rnn import RNN
 
 # this engine's implementation of each model family (models/registry.py lists the families)
-IMPLEMENTATIONS: dict[str, type[NumpyModel]] = {"bigram": Bigram, "mlp": MLP, "gpt": GPT, "rnn": RNN, "gru": RNN,
-                                                 "bow": BoW}
+IMPLEMENTATIONS: dict[str, Callable[..., NumpyModel]] = {"bigram": Bigram, "mlp": MLP, "gpt": GPT, "rnn": partial(RNN, cell="rnn"),
+                                                 "gru": partial(RNN, cell="gru"), "bow": BoW}
 
 
 class NumpyEngine(UsesNumpyOptimizer, Engine):

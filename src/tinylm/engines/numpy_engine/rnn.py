@@ -23,10 +23,10 @@ from ...models.rnn import CELL_LINEARS
 
 
 class RNN(NumpyModel):
-    """Both cells; ``cfg.family`` ("rnn" or "gru") picks one."""
+    """Both cells; ``cell`` ("rnn" or "gru") picks one (the engine's table registers one per family)."""
 
-    def __init__(self, cfg, dtype):
-        self.cell = cfg.family
+    def __init__(self, cfg, dtype, cell: str):
+        self.cell = cell
         self.gates = len(CELL_LINEARS[self.cell])          # G: Linears in the cell
         super().__init__(cfg, dtype)
         self.act_forward, self.act_backward = ACTIVATIONS[cfg.activation]

@@ -10,7 +10,9 @@ from __future__ import annotations
 import gc
 import time
 import warnings
+from collections.abc import Callable
 from contextlib import contextmanager
+from functools import partial
 
 import numpy as np
 
@@ -30,8 +32,9 @@ from .value import Value, backpropagate, topological_order
 
 MODES = {"plain": PlainOps, "fused": FusedOps}
 # this engine's implementation of each model family (models/registry.py lists the families)
-IMPLEMENTATIONS: dict[str, type[ScalarModel]] = {"bigram": ScalarBigram, "mlp": ScalarMLP, "gpt": ScalarGPT,
-                                                 "rnn": ScalarRNN, "gru": ScalarRNN, "bow": ScalarBoW}
+IMPLEMENTATIONS: dict[str, Callable[..., ScalarModel]] = {
+    "bigram": ScalarBigram, "mlp": ScalarMLP, "gpt": ScalarGPT,
+    "rnn": partial(ScalarRNN, cell="rnn"), "gru": partial(ScalarRNN, cell="gru"), "bow": ScalarBoW}
 # Rough cost of one multiply-add of the model, forward and backward together (graph building,
 # topological sort, chain rule), measured on a busy 2-core dev machine: from ~0.5 us (fused) on
 # microgpt-sized layers up to ~2 us on 64-wide ones, where memory traffic dominates. Only used to

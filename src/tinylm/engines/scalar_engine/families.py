@@ -30,11 +30,11 @@ class _Family(ScalarModel):
 
 
 class ScalarRNN(_Family):
-    """Both recurrent cells; ``cfg.family`` ("rnn" or "gru") picks one. The state is h (a list of H Values)."""
+    """Both recurrent cells; ``cell`` ("rnn" or "gru") picks one. The state is h (a list of H Values)."""
 
-    def __init__(self, cfg: ModelConfig, leaves: dict[str, Leaf], ops):
+    def __init__(self, cfg: ModelConfig, leaves: dict[str, Leaf], ops, cell: str):
         super().__init__(cfg, leaves, ops)
-        self.cell_kind = cfg.family
+        self.cell_kind = cell
 
     def start_state(self) -> list[Value]:
         return list(self.p["start"].values)

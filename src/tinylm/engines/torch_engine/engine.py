@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ...config import ModelConfig
 from ...errors import ConfigError, EngineUnavailable
@@ -32,7 +32,7 @@ from ..base import Decoder, Engine, OptimConfig, StepStats, check_batch, check_e
 from . import distributed
 from .decoder import TorchDecoder
 from .makemore_families import BagOfWords, RecurrentLM
-from .model import GPT, Bigram, ContextMLP
+from .model import GPT, Bigram, ContextMLP, FamilyModule
 from .optim import build_optimizer, export_state, import_state, set_lr
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -53,23 +53,21 @@ def resolve_device(device: str, local_rank: int = 0) -> torch.device:
     return torch.device("cpu")
 
 
-# this engine's implementation of each model family (models/registry.py lists the families). Each module's
-# state_dict keys are the family's parameter names; each offers start_state / prime / advance for decoding.
-IMPLEMENTATIONS: dict[str, Callable[..., nn.Module]] = {
-    "bigram": lambda cfg, sdpa: Bigram(cfg),
-    "mlp": lambda cfg, sdpa: ContextMLP(cfg),
-    "gpt": GPT,
-    "rnn": lambda cfg, sdpa: RecurrentLM(cfg),
-    "gru": lambda cfg, sdpa: RecurrentLM(cfg),
-    "bow": lambda cfg, sdpa: BagOfWords(cfg),
+# this engine's implementation of each model family (models/registry.py lists the families): FamilyModules
+# built as cls(cfg, sdpa=...), their state_dict keys the family's parameter names
+IMPLEMENTATIONS: dict[str, Callable[..., FamilyModule]] = {
+    "bigram": Bigram, "mlp": ContextMLP, "gpt": GPT,
+    "rnn": partial(RecurrentLM, cell="rnn"), "gru": partial(RecurrentLM, cell="gru"), "bow": BagOfWords,
 }
 
 
-def build_model(cfg: ModelConfig, sdpa: bool = True) -> nn.Module:
-    model = implementation(IMPLEMENTATIONS, cfg, "torch")(cfg, sdpa)
+def build_model(cfg: ModelConfig, sdpa: bool = True) -> FamilyModule:
+    model = implementation(IMPLEMENTATIONS, cfg, "torch")(cfg, sdpa=sdpa)
     expected = {s.name: s.shape for s in param_specs(cfg)}
     actual = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    assert actual == expected, f"torch model layout drifted from the family's specs: {actual} != {expected}"
+    if actual != expected:
+        wrong = sorted(set(actual.items()) ^ set(expected.items()))[0][0]
+        raise ConfigError(f"the torch {cfg.family} module's parameters differ from the family's specs (first: {wrong!r})")
     return model
 
 

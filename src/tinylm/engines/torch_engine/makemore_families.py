@@ -18,7 +18,7 @@ from torch import nn
 
 from ...config import ModelConfig
 from ...models.rnn import CELL_LINEARS
-from .model import activation
+from .model import FamilyModule, activation
 
 
 class RecurrentCell(nn.Module):
@@ -40,13 +40,12 @@ class RecurrentCell(nn.Module):
         return (1 - z) * h + z * hbar
 
 
-class RecurrentLM(nn.Module):
-    def __init__(self, cfg: ModelConfig):
-        super().__init__()
-        self.cfg = cfg
+class RecurrentLM(FamilyModule):
+    def __init__(self, cfg: ModelConfig, sdpa: bool = True, cell: str = "rnn"):
+        super().__init__(cfg)
         self.wte = nn.Parameter(torch.zeros(cfg.vocab_size, cfg.n_embd))
         self.start = nn.Parameter(torch.zeros(cfg.n_hidden))
-        self.cell = RecurrentCell(cfg, cfg.family)
+        self.cell = RecurrentCell(cfg, cell)
         self.lm_head = nn.Linear(cfg.n_hidden, cfg.vocab_size, bias=cfg.bias)
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
@@ -72,10 +71,9 @@ class RecurrentLM(nn.Module):
         return state
 
 
-class BagOfWords(nn.Module):
-    def __init__(self, cfg: ModelConfig):
-        super().__init__()
-        self.cfg = cfg
+class BagOfWords(FamilyModule):
+    def __init__(self, cfg: ModelConfig, sdpa: bool = True):
+        super().__init__(cfg)
         self.wte = nn.Parameter(torch.zeros(cfg.vocab_size, cfg.n_embd))
         self.wpe = nn.Parameter(torch.zeros(cfg.block_size, cfg.n_embd))
         self.block = nn.ModuleDict({"c_fc": nn.Linear(cfg.n_embd, cfg.n_hidden, bias=cfg.bias),

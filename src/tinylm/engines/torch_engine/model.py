@@ -33,6 +33,32 @@ def activation(name: str, x: torch.Tensor) -> torch.Tensor:
     return torch.tanh(x)
 
 
+class FamilyModule(nn.Module):
+    """What the torch engine asks of every family's module (each is registered in engine.IMPLEMENTATIONS).
+
+    - ``cfg``; its ``state_dict`` keys are the family's parameter names (checked when it is built);
+    - ``forward(idx [B, T]) -> logits [B, T, V]``;
+    - decoding (torch_engine/decoder.py): ``start_state(B)``; ``advance(state, tokens [B], position) ->
+      (logits [B, V], state)``; ``prime(state, idx [B, L]) -> state``, token by token unless overridden.
+    ``sdpa``: use PyTorch's fused attention where the family has attention.
+    """
+
+    def __init__(self, cfg: ModelConfig, sdpa: bool = True):
+        super().__init__()
+        self.cfg = cfg
+
+    def start_state(self, batch_size: int):
+        raise NotImplementedError
+
+    def advance(self, state, tokens: torch.Tensor, position: int):
+        raise NotImplementedError
+
+    def prime(self, state, idx: torch.Tensor):
+        for t in range(idx.size(1)):
+            _, state = self.advance(state, idx[:, t], t)
+        return state
+
+
 class Norm(nn.Module):
     """RMSNorm x/sqrt(mean(x^2)+eps)(*w)  or  LayerNorm (x-mean)/sqrt(var+eps)(*w+b).
 
@@ -111,10 +137,9 @@ class Block(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
-class GPT(nn.Module):
+class GPT(FamilyModule):
     def __init__(self, cfg: ModelConfig, sdpa: bool = True):
-        super().__init__()
-        self.cfg = cfg
+        super().__init__(cfg)
         self.wte = nn.Parameter(torch.zeros(cfg.vocab_size, cfg.n_embd))
         self.wpe = nn.Parameter(torch.zeros(cfg.block_size, cfg.n_embd))
         self.norm_emb = Norm(cfg) if cfg.embed_norm else None
@@ -167,12 +192,11 @@ class GPT(nn.Module):
         return self.head(x)[:, 0], state
 
 
-class ContextMLP(nn.Module):
+class ContextMLP(FamilyModule):
     """The seeds' MLP (context 1) and Bengio et al.'s (context k, left-padded with row V)."""
 
-    def __init__(self, cfg: ModelConfig):
-        super().__init__()
-        self.cfg = cfg
+    def __init__(self, cfg: ModelConfig, sdpa: bool = True):
+        super().__init__(cfg)
         rows = cfg.vocab_size + (1 if cfg.context > 1 else 0)
         self.wte = nn.Parameter(torch.zeros(rows, cfg.n_embd))
         self.fc1 = nn.Linear(cfg.context * cfg.n_embd, cfg.n_hidden, bias=cfg.bias)
@@ -212,10 +236,9 @@ class ContextMLP(nn.Module):
         return self.from_windows(window), window
 
 
-class Bigram(nn.Module):
-    def __init__(self, cfg: ModelConfig):
-        super().__init__()
-        self.cfg = cfg
+class Bigram(FamilyModule):
+    def __init__(self, cfg: ModelConfig, sdpa: bool = True):
+        super().__init__(cfg)
         self.wte = nn.Parameter(torch.zeros(cfg.vocab_size, cfg.vocab_size))
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:

@@ -22,14 +22,17 @@ export class Inspector {
     const id = await readyRun(this.lab.runner, () => { $('in-summary').textContent = 'waiting for the run to start…'; });
     if (!id) { this.clear(); return; }
     $('in-summary').textContent = 'computing…';
-    const r = await ask(id, {q: 'inspect', document: $('in-doc').value, param: $('in-param').value, apply});
+    // a new run may be another family, with other parameters: ask for its first one until its list is known
+    const param = id === this.paramsOf ? $('in-param').value : '';
+    const r = await ask(id, {q: 'inspect', document: $('in-doc').value, param, apply});
     if (id !== this.lab.runner.id) return;       // the run was reset meanwhile
     this.last = r;
     this.lab.emit('inspected', {document: $('in-doc').value, ...r});
-    const select = $('in-param'), chosen = select.value;
-    if (select.options.length !== r.params.length) {
+    const select = $('in-param');
+    if (id !== this.paramsOf) {
       select.replaceChildren(...r.params.map((p) => new Option(p, p)));
-      select.value = r.params.includes(chosen) ? chosen : r.param;
+      select.value = r.param;
+      this.paramsOf = id;
     }
     const decay = r.weight_decay ? ` · weight decay ${r.weight_decay} applies to this parameter` :
       r.optimizer === 'adamw' ? ' · no weight decay on this parameter' : '';
