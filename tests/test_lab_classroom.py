@@ -229,6 +229,10 @@ def test_another_learners_run_is_404_everywhere_and_the_teacher_can_stop_it(room
     assert [r["id"] for r in teacher.get("/api/runs").json()["runs"]] == [run_id]
     row = next(l for l in teacher.get("/api/class").json()["learners"] if l["name"] == "Ada")
     assert row["runs"][0]["id"] == run_id and row["curve"]["points"]
+    assert teacher.post("/api/class/pause-all", json={}).json() == {"paused": 1}
+    wait_for(ada, run_id, lambda s: s["state"] == "paused")
+    ada.post(f"/api/runs/{run_id}/command", json={"cmd": "resume"})
+    wait_for(ada, run_id, lambda s: s["state"] == "running")
     assert teacher.post(f"/api/runs/{run_id}/command", json={"cmd": "stop"}).status_code == 200
     assert wait_for(ada, run_id, lambda s: s["state"] == "finished")["iter"] < 20000
 
@@ -312,6 +316,23 @@ def test_scheduler_grants_at_most_cores_turns_round_robin():
         assert "d" not in scheduler.line and "d" in scheduler.timers
         await asyncio.sleep(0.1)
         assert "d" in scheduler.holders or "d" in scheduler.line
+    asyncio.run(scenario())
+
+
+def test_loading_has_its_own_lane_and_does_not_hold_up_training():
+    async def scenario():
+        sent = []
+        scheduler = CpuScheduler(1, send=lambda run, message: sent.append((run, message["n"])), load_slots=1)
+        scheduler.on_cpu("old", 0.0)                       # training already
+        for run in ("new1", "new2"):
+            scheduler.on_cpu(run, None, load=True)
+        assert [r for r, _ in sent] == ["old", "new1"]     # one loads while the other trains
+        scheduler.on_cpu("new1", 0.0, turn=sent[1][1])     # loaded: gives the loading turn back, wants to train
+        assert sent[-1][0] == "new2" and list(scheduler.line) == ["new1"]
+        scheduler.on_cpu("old", 0.0, turn=sent[0][1])      # old's slice ends: new1 trains, old waits its turn
+        assert sent[-1][0] == "new1" and list(scheduler.line) == ["old"]
+        scheduler.forget("new2")                           # closed while loading
+        assert not scheduler.loading
     asyncio.run(scenario())
 
 

@@ -293,6 +293,8 @@ def create_app(token: str | None = None, max_active: int = 2, orphan_timeout: fl
             spec["text_sha"] = texts.add(spec["text"], in_use=texts_in_use())   # kept while the run needs it
         if req.engine not in available_engines():
             raise ProtocolError(f"the {req.engine} engine is not installed here")
+        if not registry.prepared.is_set():    # classroom mode, just started: the fork server is loading
+            await run_in_threadpool(registry.prepared.wait, 60)
         run = registry.create(req, spec, owner=owner_of(request))
         if classroom is not None:
             classroom.run_started(run, visitor(request))

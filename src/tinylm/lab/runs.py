@@ -41,9 +41,6 @@ from .worker import worker_main
 # The worker reads these at numpy import, before worker_main runs, so they go in the spawn environment.
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 _spawn_lock = threading.RLock()
-# Classroom mode: workers run at a lower priority than the server (nice 10), so the pages of a class of twenty
-# are answered first and training takes the rest of the cores. (Alone, the lab's workers keep the usual priority.)
-WORKER_NICE = 10
 
 
 class RunNotFound(TinyLMError):
@@ -141,28 +138,34 @@ class RunRegistry:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.ctx = worker_context(start_method)
         self.start_method = start_method
+        self.prepared = threading.Event()         # set once workers can start without a wait (see prepare)
+        if self.ctx.get_start_method() != "forkserver":
+            self.prepared.set()
         self._rids = itertools.count(1)
 
     # --- lifecycle --------------------------------------------------------------------------
     def prepare(self) -> None:
         """Start the fork server now (a no-op process through it), not when the first learner presses Start:
         its imports take a second or more, and a run's start must not keep the server from answering.
-        Called from a thread of its own when the app starts."""
-        if self.ctx.get_start_method() != "forkserver":
+        Called from a thread of its own when the app starts; runs wait for it (``prepared``)."""
+        if self.prepared.is_set():
             return
-        with _spawn_lock:
-            saved = {k: os.environ.get(k) for k in WORKER_ENV}
-            os.environ.update(WORKER_ENV)       # the fork server's environment is every worker's
-            try:
-                probe = self.ctx.Process(target=os.getpid, daemon=True)
-                probe.start()
-            finally:
-                for k, v in saved.items():
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
-        probe.join(timeout=60)
+        try:
+            with _spawn_lock:
+                saved = {k: os.environ.get(k) for k in WORKER_ENV}
+                os.environ.update(WORKER_ENV)       # the fork server's environment is every worker's
+                try:
+                    probe = self.ctx.Process(target=os.getpid, daemon=True)
+                    probe.start()
+                finally:
+                    for k, v in saved.items():
+                        if v is None:
+                            os.environ.pop(k, None)
+                        else:
+                            os.environ[k] = v
+            probe.join(timeout=60)
+        finally:
+            self.prepared.set()        # even if it failed: a run's own start then says what is wrong
 
     def create(self, request: RunRequest, spec: dict, owner: str = "") -> Run:
         self.loop = asyncio.get_running_loop()
@@ -282,7 +285,7 @@ class RunRegistry:
         receiver, sender = self.ctx.Pipe(duplex=False)
         run.commands = sender
         run.events = self.ctx.Queue()
-        spec = run.spec if self.cpu is None else {**run.spec, "scheduled": True, "nice": WORKER_NICE}
+        spec = run.spec if self.cpu is None else {**run.spec, "scheduled": True}
         # a forked worker's parent is the fork server: it watches whichever parent it has (0), which exits with us
         parent = os.getpid() if self.start_method == "spawn" else 0
         run.process = self.ctx.Process(target=worker_main, args=(spec, receiver, run.events, parent),
@@ -338,7 +341,7 @@ class RunRegistry:
             return
         if kind == "cpu":              # the worker asks the scheduler for a turn (or gives one back): not shown
             if self.cpu is not None:
-                self.cpu.on_cpu(run.id, message.get("at"), message.get("turn"))
+                self.cpu.on_cpu(run.id, message.get("at"), message.get("turn"), bool(message.get("load")))
             return
         freed = False                  # the run gives its slot back (or its place in line)
         if kind == "status":

@@ -283,9 +283,9 @@ class Session:
         self.announced = want
 
     def wait_for_first_turn(self) -> bool:
-        """Building the model and its first evaluation take CPU too: they wait for a turn like training does, so
-        twenty learners pressing Start at once do not all load at once. Other messages wait for the start."""
-        self.events.put({"event": "cpu", "at": 0.0})
+        """Building the model and its data take CPU too: they wait for a loading turn (a lane of the scheduler's
+        own), so twenty learners pressing Start at once do not all load at once. Other messages wait for the start."""
+        self.events.put({"event": "cpu", "load": True})
         self.deferred: list[dict] = []
         while True:
             message = self.commands.recv()
@@ -302,10 +302,7 @@ class Session:
 
         A turn ends when its time is up or when there is nothing to do now (paused, finished, or a paced run
         ahead of its pace); the run then gives it back, saying when it wants the next one."""
-        if self.spec.get("nice"):
-            # loaded (at the usual priority: the class waits for its runs to start): from now on the server
-            # answers the class first, and training takes what is left of the cores
-            os.nice(int(self.spec["nice"]))
+        self.announce(give_back=True)        # the loading turn, and what it wants now
         for message in self.deferred:
             if not self.handle(message):
                 return
