@@ -9,7 +9,7 @@ lesson like a person at a page: reads the lesson, answers its quiz questions (ri
 reports visits, asks its run for its summary and for next-letter probabilities. The teacher's page polls
 the class view every two seconds.
 
-Measured, written to benchmarks/results/classroom_load.json:
+Measured, written to benchmarks/results/classroom_load.json (classroom_load_speed10.json with --speed 10):
   progress   each run's iteration, sampled every second: in how many one-second windows of a run still
              training its iteration did not move (target: none), and the slowest run's steps per second
   latency    every API call's time; p50 / p99 / max (target p99 < 250 ms); failures
@@ -43,6 +43,18 @@ def rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def pss_mb(pid: int) -> float:
+    """Proportional set size: the process's private memory plus its share of pages shared with others (forked
+    workers share the fork server's imported code and data, so RSS counts those twenty times over)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -188,7 +200,8 @@ async def sample(registry, learners: int, seconds: float, memory: list) -> dict:
         snapshot = {rid: (r.iter, r.state) for rid, r in runs.items()}
         history.append(snapshot)
         pids = [r.process.pid for r in runs.values() if r.process is not None]
-        memory.append({"server_mb": rss_mb(os.getpid()), "workers_mb": sum(rss_mb(p) for p in pids), "workers": len(pids)})
+        memory.append({"server_mb": rss_mb(os.getpid()), "workers_mb": sum(rss_mb(p) for p in pids), "workers": len(pids),
+                       "workers_pss_mb": sum(pss_mb(p) for p in pids)})
         if t_all_training is None and len(snapshot) == learners and all(it > 0 for it, _ in snapshot.values()):
             t_all_training, second_all_training = time.monotonic() - t0, len(history)
         done = len(snapshot) == learners and all(s in ("finished", "error") for _, s in snapshot.values())
@@ -313,6 +326,8 @@ async def main_async(base: str, app, classroom: Classroom, learners: int, second
                    "peak_server_mb": round(max(m["server_mb"] for m in memory), 1),
                    "peak_workers_mb": round(max(m["workers_mb"] for m in memory), 1),
                    "per_worker_mb": round(max(m["workers_mb"] / max(1, m["workers"]) for m in memory), 1),
+                   "peak_workers_pss_mb": round(max(m["workers_pss_mb"] for m in memory), 1),
+                   "per_worker_pss_mb": round(max(m["workers_pss_mb"] / max(1, m["workers"]) for m in memory), 1),
                    "end_total_mb": round(memory[-1]["server_mb"] + memory[-1]["workers_mb"], 1)},
         "scheduler": {"cores": classroom.scheduler.cores, "turns_per_run_min": min(turns, default=0),
                       "turns_per_run_max": max(turns, default=0)},
@@ -348,7 +363,7 @@ def main() -> None:
                         and result["api"]["p99_ms"] < TARGET_P99_MS)
     result["note"] = ("2 shared cores; the coordinator and other helpers may be running work meanwhile (see "
                       "machine.load_average_1m)")
-    write_result("classroom_load", result)
+    write_result("classroom_load" if speed == 100 else f"classroom_load_speed{speed}", result)
     print(json.dumps({k: v for k, v in result.items() if k != "final_iters"}, indent=2))
 
 
