@@ -16,10 +16,16 @@ single steps of a paused run need no slot: each is asked for by the learner.
 A run nobody watches (its last event stream closed) is paused, so it frees its slot; when a watcher comes
 back (a reloaded page re-subscribing) it resumes where it was. After ``orphan_timeout`` seconds unwatched
 it is shut down and forgotten, and when the lab is full the oldest unwatched idle run makes room.
+
+Classroom mode (lab/classroom) uses this same registry with three additions: every run has an ``owner``
+(the learner), the slot limits also hold per learner (``OwnerLimits``: a learner's extra runs wait in their
+own line, never behind another learner's), and workers (forked from a fork server, ``worker_context``)
+load and train only in the turns the classroom's CPU scheduler grants them (see worker.loop_in_turns).
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import multiprocessing as mp
@@ -152,18 +158,9 @@ class RunRegistry:
         if self.prepared.is_set():
             return
         try:
-            with _spawn_lock:
-                saved = {k: os.environ.get(k) for k in WORKER_ENV}
-                os.environ.update(WORKER_ENV)       # the fork server's environment is every worker's
-                try:
-                    probe = self.ctx.Process(target=os.getpid, daemon=True)
-                    probe.start()
-                finally:
-                    for k, v in saved.items():
-                        if v is None:
-                            os.environ.pop(k, None)
-                        else:
-                            os.environ[k] = v
+            with worker_environment():              # the fork server's environment is every worker's
+                probe = self.ctx.Process(target=os.getpid, daemon=True)
+                probe.start()
             probe.join(timeout=60)
         finally:
             self.prepared.set()        # even if it failed: a run's own start then says what is wrong
@@ -291,9 +288,7 @@ class RunRegistry:
         parent = os.getpid() if self.start_method == "spawn" else 0
         run.process = self.ctx.Process(target=worker_main, args=(spec, receiver, run.events, parent),
                                        name=f"tinylm-lab-{run.id}", daemon=True)
-        with _spawn_lock:
-            saved = {k: os.environ.get(k) for k in WORKER_ENV}
-            os.environ.update(WORKER_ENV)
+        with worker_environment():
             try:
                 run.process.start()
             except Exception as exc:  # e.g. a script without a __main__ guard cannot spawn workers
@@ -303,11 +298,6 @@ class RunRegistry:
                 return
             finally:
                 receiver.close()
-                for k, v in saved.items():
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
         run.reader = threading.Thread(target=self._read_events, args=(run,), daemon=True)
         run.reader.start()
 
@@ -560,6 +550,22 @@ class RunRegistry:
                 run.process.join(timeout=3)
                 if run.process.is_alive():
                     run.process.terminate()
+
+
+@contextlib.contextmanager
+def worker_environment():
+    """The environment a worker process starts in (``WORKER_ENV``), set only while one starts."""
+    with _spawn_lock:
+        saved = {k: os.environ.get(k) for k in WORKER_ENV}
+        os.environ.update(WORKER_ENV)
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
 
 
 def worker_context(start_method: str):
