@@ -231,10 +231,14 @@ def test_another_learners_run_is_404_everywhere_and_the_teacher_can_stop_it(room
     assert row["runs"][0]["id"] == run_id and row["curve"]["points"]
     assert teacher.post("/api/class/pause-all", json={}).json() == {"paused": 1}
     wait_for(ada, run_id, lambda s: s["state"] == "paused")
+    told = [m for m in client.app.state.registry.runs[run_id].history if m["event"] == "teacher"]
+    assert [m["cmd"] for m in told] == ["pause"] and "Resume" in told[0]["text"]     # Ada's page says why
     ada.post(f"/api/runs/{run_id}/command", json={"cmd": "resume"})
     wait_for(ada, run_id, lambda s: s["state"] == "running")
     assert teacher.post(f"/api/runs/{run_id}/command", json={"cmd": "stop"}).status_code == 200
     assert wait_for(ada, run_id, lambda s: s["state"] == "finished")["iter"] < 20000
+    told = [m["cmd"] for m in client.app.state.registry.runs[run_id].history if m["event"] == "teacher"]
+    assert told == ["pause", "stop"]           # Ada's own resume tells nobody anything
 
 
 @pytest.mark.slow

@@ -321,8 +321,13 @@ def create_app(token: str | None = None, max_active: int = 2, orphan_timeout: fl
 
     @app.post("/api/runs/{run_id}/command")
     async def command(run_id: str, request: Request):
-        visible_run(request, run_id)
-        return registry.command(run_id, parse_command(await read_json(request)))
+        run = visible_run(request, run_id)
+        cmd = parse_command(await read_json(request))
+        answer = registry.command(run_id, cmd)
+        who = visitor(request)
+        if who is not None and who.teacher:
+            classroom.teacher_did(registry, run, cmd["cmd"])
+        return answer
 
     @app.post("/api/runs/{run_id}/query")
     async def query(run_id: str, request: Request):

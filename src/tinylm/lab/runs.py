@@ -394,6 +394,12 @@ class RunRegistry:
         if len(run.history) > HISTORY_LIMIT:
             thin_history(run)
 
+    def notify(self, run_id: str, message: dict) -> None:
+        """Publish an event of the lab's own on a run's stream (classroom mode: what the teacher did to it)."""
+        run = self.runs.get(run_id)
+        if run is not None and run.state != "closed":
+            self._publish(run, dict(message))
+
     def tell(self, run_id: str, message: dict) -> None:
         """Send a worker a message of the lab's own (the classroom scheduler's turns), if the run is open."""
         run = self.runs.get(run_id)

@@ -22,7 +22,10 @@ from .sessions import TEACHER, ClassFull, Roster, Visitor
 from .store import ClassStore
 
 DB_NAME = "classroom.sqlite3"
-UPLOADS_PER_LEARNER = 4           # texts and checkpoints each learner may hold at once (the oldest make room)
+UPLOADS_PER_LEARNER = 4
+TEACHER_DID = {"pause": "your teacher paused this run: press Resume when you are ready",
+               "stop": "your teacher stopped this run", "resume": "your teacher resumed this run",
+               "step": "your teacher took a single step of this run", "speed": "your teacher changed this run's speed"}           # texts and checkpoints each learner may hold at once (the oldest make room)
 
 
 def default_state_dir() -> Path:
@@ -58,6 +61,13 @@ class Classroom:
         request = run.request
         label = request.pathology or f"{request.preset} · seed {request.seed}"
         self.curves.track(run.id, visitor.id, self.lesson_of.get(visitor.id, ""), label, request.steps or 0)
+
+    @staticmethod
+    def teacher_did(registry: RunRegistry, run, cmd: str) -> None:
+        """Tell a learner's page what the teacher did to their run (a ``teacher`` event on its stream)."""
+        text = TEACHER_DID.get(cmd)
+        if text and run.owner != TEACHER:
+            registry.notify(run.id, {"event": "teacher", "cmd": cmd, "text": text})
 
     def record_answer(self, visitor: Visitor | None, lesson: str, question: str, correct: bool, given) -> None:
         if visitor is not None and not visitor.teacher:
