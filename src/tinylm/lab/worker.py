@@ -5,6 +5,11 @@ queries ``{"q": ..., "rid": ...}``); events go up a queue as plain dicts (the ``
 ``status``, ``detail``, ``reply`` and ``error``). Pausing is simply not pulling the Trainer's next event,
 so a paused run resumes at exactly the iteration it stopped at. Below speed 100 the loop paces itself
 (``protocol.steps_per_second``), waiting on the command pipe so commands still answer at once.
+
+In classroom mode (spec ``scheduled``) the worker loads and trains only in the turns the server's CPU
+scheduler grants (``{"cmd": "turn", ...}``), telling it when it wants the next (``{"event": "cpu", ...}``):
+see ``Session.loop_in_turns`` and lab/classroom/scheduler.py. The steps themselves are the same ones, so a
+run trained in turns is byte-identical to one trained alone.
 """
 from __future__ import annotations
 
