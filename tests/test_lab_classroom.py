@@ -351,3 +351,57 @@ def test_curves_stay_small_and_skip_non_finite_losses():
     assert len(curve["points"]) < MAX_POINTS and curve["iter"] == 50_000
     assert all(math.isfinite(v) for _, v in curve["points"])
     assert curve["points"][0][1] > curve["points"][-1][1]
+
+
+@pytest.mark.slow
+def test_forked_workers_exit_when_the_classroom_server_is_killed(tmp_path):
+    """Classroom workers are children of the fork server, not of the lab: killed without clean-up (SIGKILL),
+    the lab takes the fork server with it, and the workers (watching their parent) follow."""
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    from test_lab_parent_death import alive, children, free_port
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "tinylm", "lab", "--classroom", "--no-browser", "--host",
+                               "127.0.0.1", "--port", str(port), "--state", str(tmp_path)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        key = None
+        for line in server.stdout:
+            if "join?key=" in line:
+                key = line.split("join?key=", 1)[1].split()[0]
+                break
+        assert key, "the join URL was not printed"
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 60
+        while True:
+            try:
+                joined = httpx.post(base + "/api/join", json={"name": "Ada", "key": key}, timeout=5)
+                break
+            except httpx.HTTPError:
+                assert time.time() < deadline, "the classroom lab did not answer"
+                time.sleep(0.2)
+        cookie = {"Cookie": f"tinylm_learner={joined.cookies['tinylm_learner']}"}
+        run_id = httpx.post(base + "/api/runs", json={"preset": "microgpt", "steps": 50000}, headers=cookie,
+                            timeout=30).json()["id"]
+        while httpx.get(f"{base}/api/runs/{run_id}", headers=cookie, timeout=5).json()["iter"] == 0:
+            assert time.time() < deadline, "the run never trained"
+            time.sleep(0.2)
+        descendants, frontier = [], [server.pid]
+        while frontier:
+            frontier = [c for pid in frontier for c in children(pid)]
+            descendants += frontier
+        assert len(descendants) >= 2          # the fork server and the worker (and a resource tracker)
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=10)
+        deadline = time.time() + 15
+        while time.time() < deadline and any(alive(pid) for pid in descendants):
+            time.sleep(0.2)
+        assert not [pid for pid in descendants if alive(pid)], "processes outlived the killed lab"
+    finally:
+        if server.poll() is None:
+            server.kill()
