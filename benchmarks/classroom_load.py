@@ -283,7 +283,18 @@ async def main_async(base: str, app, classroom: Classroom, learners: int, second
     clients_cpu = lambda: sum(cpu_seconds(p.pid) for p in clients)
     cpu0 = {"server": cpu_seconds(os.getpid()), "class": clients_cpu()}
     wall0 = time.monotonic()
+    server_lags: list[float] = []
+
+    async def probe() -> None:              # how late the server's own event loop runs
+        while True:
+            t = time.perf_counter()
+            await asyncio.sleep(0.05)
+            server_lags.append(time.perf_counter() - t - 0.05)
+    while registry.loop is None:           # set by the first run's start
+        await asyncio.sleep(0.05)
+    prober = asyncio.run_coroutine_threadsafe(probe(), registry.loop)
     sampled = await sample(registry, learners, seconds, memory)
+    prober.cancel()
     wall = time.monotonic() - wall0
     cpu_share = {"server": (cpu_seconds(os.getpid()) - cpu0["server"]) / wall,
                  "simulated_class_clients": (clients_cpu() - cpu0["class"]) / wall,
@@ -332,6 +343,8 @@ async def main_async(base: str, app, classroom: Classroom, learners: int, second
         "scheduler": {"cores": classroom.scheduler.cores, "turns_per_run_min": min(turns, default=0),
                       "turns_per_run_max": max(turns, default=0)},
         "stream_events_received": measured["events"],
+        "server_loop_lag_ms": {"p99": round(1000 * sorted(server_lags)[int(0.99 * (len(server_lags) - 1))], 1),
+                               "max": round(1000 * max(server_lags), 1)} if server_lags else None,
         "client_loop_lag_max_ms": round(1000 * measured["client_loop_lag_max_s"], 1),
         "client_loop_lag_p99_ms": round(1000 * measured["client_loop_lag_p99_s"], 1),
         "cpu_cores_used": {k: round(v, 2) for k, v in cpu_share.items()},
