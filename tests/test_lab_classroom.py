@@ -229,8 +229,16 @@ def test_another_learners_run_is_404_everywhere_and_the_teacher_can_stop_it(room
     assert [r["id"] for r in teacher.get("/api/runs").json()["runs"]] == [run_id]
     row = next(l for l in teacher.get("/api/class").json()["learners"] if l["name"] == "Ada")
     assert row["runs"][0]["id"] == run_id and row["curve"]["points"]
+    assert teacher.post("/api/class/pause-all", json={}).json() == {"paused": 1}
+    wait_for(ada, run_id, lambda s: s["state"] == "paused")
+    told = [m for m in client.app.state.registry.runs[run_id].history if m["event"] == "teacher"]
+    assert [m["cmd"] for m in told] == ["pause"] and "Resume" in told[0]["text"]     # Ada's page says why
+    ada.post(f"/api/runs/{run_id}/command", json={"cmd": "resume"})
+    wait_for(ada, run_id, lambda s: s["state"] == "running")
     assert teacher.post(f"/api/runs/{run_id}/command", json={"cmd": "stop"}).status_code == 200
     assert wait_for(ada, run_id, lambda s: s["state"] == "finished")["iter"] < 20000
+    told = [m["cmd"] for m in client.app.state.registry.runs[run_id].history if m["event"] == "teacher"]
+    assert told == ["pause", "stop"]           # Ada's own resume tells nobody anything
 
 
 @pytest.mark.slow
@@ -315,6 +323,23 @@ def test_scheduler_grants_at_most_cores_turns_round_robin():
     asyncio.run(scenario())
 
 
+def test_loading_has_its_own_lane_and_does_not_hold_up_training():
+    async def scenario():
+        sent = []
+        scheduler = CpuScheduler(1, send=lambda run, message: sent.append((run, message["n"])), load_slots=1)
+        scheduler.on_cpu("old", 0.0)                       # training already
+        for run in ("new1", "new2"):
+            scheduler.on_cpu(run, None, load=True)
+        assert [r for r, _ in sent] == ["old", "new1"]     # one loads while the other trains
+        scheduler.on_cpu("new1", 0.0, turn=sent[1][1])     # loaded: gives the loading turn back, wants to train
+        assert sent[-1][0] == "new2" and list(scheduler.line) == ["new1"]
+        scheduler.on_cpu("old", 0.0, turn=sent[0][1])      # old's slice ends: new1 trains, old waits its turn
+        assert sent[-1][0] == "new1" and list(scheduler.line) == ["old"]
+        scheduler.forget("new2")                           # closed while loading
+        assert not scheduler.loading
+    asyncio.run(scenario())
+
+
 def test_curves_stay_small_and_skip_non_finite_losses():
     class Run:
         id = "r1"
@@ -326,3 +351,57 @@ def test_curves_stay_small_and_skip_non_finite_losses():
     assert len(curve["points"]) < MAX_POINTS and curve["iter"] == 50_000
     assert all(math.isfinite(v) for _, v in curve["points"])
     assert curve["points"][0][1] > curve["points"][-1][1]
+
+
+@pytest.mark.slow
+def test_forked_workers_exit_when_the_classroom_server_is_killed(tmp_path):
+    """Classroom workers are children of the fork server, not of the lab: killed without clean-up (SIGKILL),
+    the lab takes the fork server with it, and the workers (watching their parent) follow."""
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    from test_lab_parent_death import alive, children, free_port
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "tinylm", "lab", "--classroom", "--no-browser", "--host",
+                               "127.0.0.1", "--port", str(port), "--state", str(tmp_path)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        key = None
+        for line in server.stdout:
+            if "join?key=" in line:
+                key = line.split("join?key=", 1)[1].split()[0]
+                break
+        assert key, "the join URL was not printed"
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 60
+        while True:
+            try:
+                joined = httpx.post(base + "/api/join", json={"name": "Ada", "key": key}, timeout=5)
+                break
+            except httpx.HTTPError:
+                assert time.time() < deadline, "the classroom lab did not answer"
+                time.sleep(0.2)
+        cookie = {"Cookie": f"tinylm_learner={joined.cookies['tinylm_learner']}"}
+        run_id = httpx.post(base + "/api/runs", json={"preset": "microgpt", "steps": 50000}, headers=cookie,
+                            timeout=30).json()["id"]
+        while httpx.get(f"{base}/api/runs/{run_id}", headers=cookie, timeout=5).json()["iter"] == 0:
+            assert time.time() < deadline, "the run never trained"
+            time.sleep(0.2)
+        descendants, frontier = [], [server.pid]
+        while frontier:
+            frontier = [c for pid in frontier for c in children(pid)]
+            descendants += frontier
+        assert len(descendants) >= 2          # the fork server and the worker (and a resource tracker)
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=10)
+        deadline = time.time() + 15
+        while time.time() < deadline and any(alive(pid) for pid in descendants):
+            time.sleep(0.2)
+        assert not [pid for pid in descendants if alive(pid)], "processes outlived the killed lab"
+    finally:
+        if server.poll() is None:
+            server.kill()

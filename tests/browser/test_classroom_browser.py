@@ -140,6 +140,7 @@ def test_two_learners_and_the_teacher(browser, classroom_server):
         tp.click("#learner-table tr[data-learner='Bob'] button.stop")
         bob.page.wait_for_function("window.tinylab.runner.state === 'finished'", timeout=RUN_TIMEOUT)
         assert bob.page.evaluate("window.tinylab.runner.iter") < 4000
+        assert bob.page.inner_text("#notice") == "your teacher stopped this run"
         shot(bob.page, "03-bob-stopped")
 
         # Ada reloads: the same session, her answer still there (from the server, not this browser's storage)

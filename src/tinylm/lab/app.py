@@ -293,6 +293,8 @@ def create_app(token: str | None = None, max_active: int = 2, orphan_timeout: fl
             spec["text_sha"] = texts.add(spec["text"], in_use=texts_in_use())   # kept while the run needs it
         if req.engine not in available_engines():
             raise ProtocolError(f"the {req.engine} engine is not installed here")
+        if not registry.prepared.is_set():    # classroom mode, just started: the fork server is loading
+            await run_in_threadpool(registry.prepared.wait, 60)
         run = registry.create(req, spec, owner=owner_of(request))
         if classroom is not None:
             classroom.run_started(run, visitor(request))
@@ -319,8 +321,13 @@ def create_app(token: str | None = None, max_active: int = 2, orphan_timeout: fl
 
     @app.post("/api/runs/{run_id}/command")
     async def command(run_id: str, request: Request):
-        visible_run(request, run_id)
-        return registry.command(run_id, parse_command(await read_json(request)))
+        run = visible_run(request, run_id)
+        cmd = parse_command(await read_json(request))
+        answer = registry.command(run_id, cmd)
+        who = visitor(request)
+        if who is not None and who.teacher:
+            classroom.teacher_did(registry, run, cmd["cmd"])
+        return answer
 
     @app.post("/api/runs/{run_id}/query")
     async def query(run_id: str, request: Request):

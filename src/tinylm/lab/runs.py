@@ -16,10 +16,16 @@ single steps of a paused run need no slot: each is asked for by the learner.
 A run nobody watches (its last event stream closed) is paused, so it frees its slot; when a watcher comes
 back (a reloaded page re-subscribing) it resumes where it was. After ``orphan_timeout`` seconds unwatched
 it is shut down and forgotten, and when the lab is full the oldest unwatched idle run makes room.
+
+Classroom mode (lab/classroom) uses this same registry with three additions: every run has an ``owner``
+(the learner), the slot limits also hold per learner (``OwnerLimits``: a learner's extra runs wait in their
+own line, never behind another learner's), and workers (forked from a fork server, ``worker_context``)
+load and train only in the turns the classroom's CPU scheduler grants them (see worker.loop_in_turns).
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import multiprocessing as mp
@@ -41,9 +47,6 @@ from .worker import worker_main
 # The worker reads these at numpy import, before worker_main runs, so they go in the spawn environment.
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 _spawn_lock = threading.RLock()
-# Classroom mode: workers run at a lower priority than the server (nice 10), so the pages of a class of twenty
-# are answered first and training takes the rest of the cores. (Alone, the lab's workers keep the usual priority.)
-WORKER_NICE = 10
 
 
 class RunNotFound(TinyLMError):
@@ -98,6 +101,7 @@ class Run:
 # the loss curve stays the same shape at a coarser grain, and every eval, sample, phase, diagnosis and
 # status is kept. Memory per run stays bounded however long it trains.
 HISTORY_LIMIT = 20_000
+READ_BATCH = 64                    # events handed from a reader thread to the event loop at once, at most
 
 
 def sse_frame(message: dict) -> str:
@@ -141,28 +145,25 @@ class RunRegistry:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.ctx = worker_context(start_method)
         self.start_method = start_method
+        self.prepared = threading.Event()         # set once workers can start without a wait (see prepare)
+        if self.ctx.get_start_method() != "forkserver":
+            self.prepared.set()
         self._rids = itertools.count(1)
 
     # --- lifecycle --------------------------------------------------------------------------
     def prepare(self) -> None:
         """Start the fork server now (a no-op process through it), not when the first learner presses Start:
         its imports take a second or more, and a run's start must not keep the server from answering.
-        Called from a thread of its own when the app starts."""
-        if self.ctx.get_start_method() != "forkserver":
+        Called from a thread of its own when the app starts; runs wait for it (``prepared``)."""
+        if self.prepared.is_set():
             return
-        with _spawn_lock:
-            saved = {k: os.environ.get(k) for k in WORKER_ENV}
-            os.environ.update(WORKER_ENV)       # the fork server's environment is every worker's
-            try:
+        try:
+            with worker_environment():              # the fork server's environment is every worker's
                 probe = self.ctx.Process(target=os.getpid, daemon=True)
                 probe.start()
-            finally:
-                for k, v in saved.items():
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
-        probe.join(timeout=60)
+            probe.join(timeout=60)
+        finally:
+            self.prepared.set()        # even if it failed: a run's own start then says what is wrong
 
     def create(self, request: RunRequest, spec: dict, owner: str = "") -> Run:
         self.loop = asyncio.get_running_loop()
@@ -282,14 +283,12 @@ class RunRegistry:
         receiver, sender = self.ctx.Pipe(duplex=False)
         run.commands = sender
         run.events = self.ctx.Queue()
-        spec = run.spec if self.cpu is None else {**run.spec, "scheduled": True, "nice": WORKER_NICE}
+        spec = run.spec if self.cpu is None else {**run.spec, "scheduled": True}
         # a forked worker's parent is the fork server: it watches whichever parent it has (0), which exits with us
         parent = os.getpid() if self.start_method == "spawn" else 0
         run.process = self.ctx.Process(target=worker_main, args=(spec, receiver, run.events, parent),
                                        name=f"tinylm-lab-{run.id}", daemon=True)
-        with _spawn_lock:
-            saved = {k: os.environ.get(k) for k in WORKER_ENV}
-            os.environ.update(WORKER_ENV)
+        with worker_environment():
             try:
                 run.process.start()
             except Exception as exc:  # e.g. a script without a __main__ guard cannot spawn workers
@@ -299,11 +298,6 @@ class RunRegistry:
                 return
             finally:
                 receiver.close()
-                for k, v in saved.items():
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
         run.reader = threading.Thread(target=self._read_events, args=(run,), daemon=True)
         run.reader.start()
 
@@ -322,10 +316,27 @@ class RunRegistry:
                 continue
             except (EOFError, OSError, ValueError):
                 return
+            # what else has arrived meanwhile goes in the same hand-over: one wake-up of the event loop for a
+            # burst of steps instead of one each (a class's runs send hundreds a second)
+            batch, ended = [message], False
+            while len(batch) < READ_BATCH:
+                try:
+                    batch.append(run.events.get_nowait())
+                except queue.Empty:
+                    break
+                except (EOFError, OSError, ValueError):
+                    ended = True
+                    break
             try:
-                loop.call_soon_threadsafe(self._on_event, run, message)
+                loop.call_soon_threadsafe(self._on_events, run, batch)
             except RuntimeError:   # the event loop is closed: the server is shutting down
                 return
+            if ended:
+                return
+
+    def _on_events(self, run: Run, batch: list[dict]) -> None:
+        for message in batch:
+            self._on_event(run, message)
 
     def _on_event(self, run: Run, message: dict) -> None:
         if run.state == "closed":
@@ -338,7 +349,7 @@ class RunRegistry:
             return
         if kind == "cpu":              # the worker asks the scheduler for a turn (or gives one back): not shown
             if self.cpu is not None:
-                self.cpu.on_cpu(run.id, message.get("at"), message.get("turn"))
+                self.cpu.on_cpu(run.id, message.get("at"), message.get("turn"), bool(message.get("load")))
             return
         freed = False                  # the run gives its slot back (or its place in line)
         if kind == "status":
@@ -382,6 +393,12 @@ class RunRegistry:
             observer(run, message)
         if len(run.history) > HISTORY_LIMIT:
             thin_history(run)
+
+    def notify(self, run_id: str, message: dict) -> None:
+        """Publish an event of the lab's own on a run's stream (classroom mode: what the teacher did to it)."""
+        run = self.runs.get(run_id)
+        if run is not None and run.state != "closed":
+            self._publish(run, dict(message))
 
     def tell(self, run_id: str, message: dict) -> None:
         """Send a worker a message of the lab's own (the classroom scheduler's turns), if the run is open."""
@@ -541,6 +558,22 @@ class RunRegistry:
                     run.process.terminate()
 
 
+@contextlib.contextmanager
+def worker_environment():
+    """The environment a worker process starts in (``WORKER_ENV``), set only while one starts."""
+    with _spawn_lock:
+        saved = {k: os.environ.get(k) for k in WORKER_ENV}
+        os.environ.update(WORKER_ENV)
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
 def worker_context(start_method: str):
     """How worker processes start. "spawn" (the default): a fresh interpreter each, which imports numpy and the
     package itself (about 0.5 s of CPU). "forkserver" (classroom mode, where 20 learners may press Start in the
@@ -557,7 +590,9 @@ def worker_context(start_method: str):
 class OwnerLimits:
     """Classroom mode: what each learner may hold at once."""
     active_runs: int = 2           # training at once; more wait in the learner's own line
-    open_runs: int = 6             # open (each started one holds a worker process); the oldest idle one makes room
+    # open at once (each started one holds a worker process; lesson 5 opens its six pathology runs beside the
+    # runner's and the training-cycle panel's); past it the learner's oldest idle run makes room, else a refusal
+    open_runs: int = 8
 
 
 def _ordinal(n: int) -> str:

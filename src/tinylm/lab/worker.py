@@ -5,6 +5,11 @@ queries ``{"q": ..., "rid": ...}``); events go up a queue as plain dicts (the ``
 ``status``, ``detail``, ``reply`` and ``error``). Pausing is simply not pulling the Trainer's next event,
 so a paused run resumes at exactly the iteration it stopped at. Below speed 100 the loop paces itself
 (``protocol.steps_per_second``), waiting on the command pipe so commands still answer at once.
+
+In classroom mode (spec ``scheduled``) the worker loads and trains only in the turns the server's CPU
+scheduler grants (``{"cmd": "turn", ...}``), telling it when it wants the next (``{"event": "cpu", ...}``):
+see ``Session.loop_in_turns`` and lab/classroom/scheduler.py. The steps themselves are the same ones, so a
+run trained in turns is byte-identical to one trained alone.
 """
 from __future__ import annotations
 
@@ -283,9 +288,9 @@ class Session:
         self.announced = want
 
     def wait_for_first_turn(self) -> bool:
-        """Building the model and its first evaluation take CPU too: they wait for a turn like training does, so
-        twenty learners pressing Start at once do not all load at once. Other messages wait for the start."""
-        self.events.put({"event": "cpu", "at": 0.0})
+        """Building the model and its data take CPU too: they wait for a loading turn (a lane of the scheduler's
+        own), so twenty learners pressing Start at once do not all load at once. Other messages wait for the start."""
+        self.events.put({"event": "cpu", "load": True})
         self.deferred: list[dict] = []
         while True:
             message = self.commands.recv()
@@ -302,10 +307,7 @@ class Session:
 
         A turn ends when its time is up or when there is nothing to do now (paused, finished, or a paced run
         ahead of its pace); the run then gives it back, saying when it wants the next one."""
-        if self.spec.get("nice"):
-            # loaded (at the usual priority: the class waits for its runs to start): from now on the server
-            # answers the class first, and training takes what is left of the cores
-            os.nice(int(self.spec["nice"]))
+        self.announce(give_back=True)        # the loading turn, and what it wants now
         for message in self.deferred:
             if not self.handle(message):
                 return

@@ -22,7 +22,22 @@ from .sessions import TEACHER, ClassFull, Roster, Visitor
 from .store import ClassStore
 
 DB_NAME = "classroom.sqlite3"
-UPLOADS_PER_LEARNER = 4           # texts and checkpoints each learner may hold at once (the oldest make room)
+UPLOADS_PER_LEARNER = 4
+TEACHER_DID = {"pause": "your teacher paused this run: press Resume when you are ready",
+               "stop": "your teacher stopped this run", "resume": "your teacher resumed this run",
+               "step": "your teacher took a single step of this run", "speed": "your teacher changed this run's speed"}           # texts and checkpoints each learner may hold at once (the oldest make room)
+
+
+# A worker process of a small preset takes about 66 MB (PSS; 91 MB RSS) in benchmarks/classroom_load.py;
+# larger presets more. Workers may use at most half of this machine's memory, counted at 100 MB each.
+WORKER_MEMORY_BYTES = 100 * 1024 * 1024
+
+
+def runs_this_memory_holds() -> int | None:
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2 // WORKER_MEMORY_BYTES)
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def default_state_dir() -> Path:
@@ -47,7 +62,11 @@ class Classroom:
         """The lab's run registry, for a class: every seat may train its own runs (the scheduler shares the
         cores), each learner within their limits, the teacher's runs (owner "teacher") counted as one seat."""
         seats = self.roster.seats + 1
-        registry = RunRegistry(max_active=seats * self.limits.active_runs, max_runs=seats * self.limits.open_runs,
+        max_runs = seats * self.limits.open_runs
+        by_memory = runs_this_memory_holds()
+        if by_memory is not None:            # memory stays bounded: past this the oldest idle run makes room
+            max_runs = max(seats, min(max_runs, by_memory))
+        registry = RunRegistry(max_active=seats * self.limits.active_runs, max_runs=max_runs,
                                orphan_timeout=orphan_timeout, per_owner=self.limits, cpu=self.scheduler,
                                start_method="forkserver")
         self.scheduler.send = registry.tell
@@ -59,6 +78,13 @@ class Classroom:
         label = request.pathology or f"{request.preset} · seed {request.seed}"
         self.curves.track(run.id, visitor.id, self.lesson_of.get(visitor.id, ""), label, request.steps or 0)
 
+    @staticmethod
+    def teacher_did(registry: RunRegistry, run, cmd: str) -> None:
+        """Tell a learner's page what the teacher did to their run (a ``teacher`` event on its stream)."""
+        text = TEACHER_DID.get(cmd)
+        if text and run.owner != TEACHER:
+            registry.notify(run.id, {"event": "teacher", "cmd": cmd, "text": text})
+
     def record_answer(self, visitor: Visitor | None, lesson: str, question: str, correct: bool, given) -> None:
         if visitor is not None and not visitor.teacher:
             self.store.record_answer(visitor.id, lesson, question, correct, given)
@@ -67,4 +93,4 @@ class Classroom:
         self.store.close()
 
 
-__all__ = ["Classroom", "ClassFull", "OwnerLimits", "TEACHER", "Visitor", "default_state_dir"]
+__all__ = ["Classroom", "ClassFull", "OwnerLimits", "TEACHER", "Visitor", "default_state_dir", "runs_this_memory_holds"]

@@ -149,6 +149,7 @@ def classroom_router(classroom, registry: RunRegistry, course: Callable[[], Cour
         for run in list(registry.runs.values()):
             if run.state in ("running", "starting", "waiting", "queued"):
                 registry.command(run.id, {"cmd": "pause", "n": 1})
+                classroom.teacher_did(registry, run, "pause")
                 paused += 1
         return {"paused": paused}
 

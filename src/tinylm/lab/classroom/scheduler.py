@@ -8,13 +8,17 @@ want one, so a whole round stays under ``round_s`` and every run steps at least 
 gives it back and, if it still wants to train, joins the end of the line. Every run progresses, each at
 ``cores / runs`` of a core: slower, never queued behind the others.
 
+Loading a run (building its model and data, the first evaluation) takes CPU too, in one piece of about a third
+of a second: it has a lane of its own (``load_slots`` at a time, first come first served), so twenty learners
+pressing Start at once neither load all at once nor hold up the runs already training.
+
 A run that wants no CPU just now (paused, finished, or a paced run ahead of its pace: lesson 1 trains at
 20 steps a second) gives its turn back at once and says when it wants the next one; it rejoins the line
 then. So slow-paced runs cost only the steps they take, and the turns go to those that can use them.
 
 Messages (all on the event loop): a worker says ``{"event": "cpu", "at": t, "turn": n}`` (``at``: the
-monotonic time it next wants to step, 0.0 now, None never; ``turn``: the turn it gives back, if any) and is
-sent ``{"cmd": "turn", "n": n, "s": seconds}``.
+monotonic time it next wants to step, 0.0 now, None never; ``turn``: the turn it gives back, if any), or
+``{"event": "cpu", "load": true}`` before it loads, and is sent ``{"cmd": "turn", "n": n, "s": seconds}``.
 """
 from __future__ import annotations
 
@@ -27,8 +31,11 @@ from collections.abc import Callable
 
 class CpuScheduler:
     def __init__(self, cores: int, send: Callable[[str, dict], None] | None = None, round_s: float = 0.5,
-                 min_slice_s: float = 0.01, max_slice_s: float = 0.1) -> None:
+                 min_slice_s: float = 0.01, max_slice_s: float = 0.1, load_slots: int = 1) -> None:
         self.cores = max(1, int(cores))
+        self.load_slots = load_slots
+        self.loading: dict[str, int] = {}                # run id -> the loading turn it holds
+        self.load_line: collections.deque[str] = collections.deque()
         self.send = send                 # (run id, message) -> None; the registry's pipe to the worker
         self.round_s = round_s
         self.min_slice_s = min_slice_s
@@ -44,8 +51,20 @@ class CpuScheduler:
         contenders = len(self.line) + len(self.holders) + 1
         return max(self.min_slice_s, min(self.max_slice_s, self.round_s * self.cores / contenders))
 
-    def on_cpu(self, run_id: str, at: float | None, turn: int | None = None) -> None:
+    def on_cpu(self, run_id: str, at: float | None, turn: int | None = None, load: bool = False) -> None:
         """A worker's message: what it wants (and, with ``turn``, the turn it gives back)."""
+        if load:
+            if run_id not in self.loading and run_id not in self.load_line:
+                self.load_line.append(run_id)
+            self._dispatch()
+            return
+        if run_id in self.loading:
+            if turn != self.loading[run_id]:
+                return
+            del self.loading[run_id]
+            self._want(run_id, at)
+            self._dispatch()
+            return
         held = self.holders.get(run_id)
         if held is not None:
             if turn != held:
@@ -57,7 +76,9 @@ class CpuScheduler:
     def forget(self, run_id: str) -> None:
         """The run is gone (closed, failed): drop its turn and its place in line."""
         self._drop(run_id)
-        if self.holders.pop(run_id, None) is not None:
+        if run_id in self.load_line:
+            self.load_line.remove(run_id)
+        if self.holders.pop(run_id, None) is not None or self.loading.pop(run_id, None) is not None:
             self._dispatch()
 
     def _drop(self, run_id: str) -> None:
@@ -86,6 +107,12 @@ class CpuScheduler:
         self._dispatch()
 
     def _dispatch(self) -> None:
+        while self.load_line and len(self.loading) < self.load_slots:
+            run_id = self.load_line.popleft()
+            number = next(self._numbers)
+            self.loading[run_id] = number
+            if self.send is not None:
+                self.send(run_id, {"cmd": "turn", "n": number, "s": 0.0})
         while self.line and len(self.holders) < self.cores:
             run_id = self.line.popleft()
             number = next(self._numbers)
@@ -96,4 +123,5 @@ class CpuScheduler:
 
     def snapshot(self) -> dict:
         return {"cores": self.cores, "training_now": len(self.holders), "waiting_for_a_turn": len(self.line),
+                "loading": len(self.loading), "waiting_to_load": len(self.load_line),
                 "slice_ms": round(1000 * self.slice_s(), 1)}

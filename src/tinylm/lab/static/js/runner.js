@@ -180,6 +180,7 @@ export class Runner {
         if (m.reason === 'diverged') { this.diverged = true; this.showDivergedNote(); this.readImproved(); }
         break;
       case 'hash': this.hash = m.hash; break;
+      case 'teacher': $('notice').textContent = m.text; $('notice').className = 'teacher-note'; break;   // classroom mode
       case 'diagnosis': this.onDiagnosis(m); break;
       case 'error': this.state = 'error'; this.message = m.message; showError(m.message, 'runner'); this.buttons(); break;
     }

@@ -102,6 +102,8 @@ class ClassView {
 }
 
 async function main() {
+  // the teacher token came in the URL; the page now holds it in a cookie: off the address bar (and the projector)
+  if (new URLSearchParams(location.search).has('token')) history.replaceState(null, '', location.pathname);
   const view = new ClassView();
   window.tinyclass = view;
   const tick = async () => {
