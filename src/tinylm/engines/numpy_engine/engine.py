@@ -71,6 +71,7 @@ class NumpyEngine(UsesNumpyOptimizer, Engine):
     def train_step(self, x: np.ndarray, y: np.ndarray, lr: float) -> StepStats:
         self._optimizer("train_step()")
         x, y = self._check_batch(x, y)
-        loss, grads = self._forward_backward(x, y)
-        grad_norm = self._update(grads, lr)
+        with parallel.step_blas_threads(self.model, x):
+            loss, grads = self._forward_backward(x, y)
+            grad_norm = self._update(grads, lr)
         return StepStats(loss=loss, grad_norm=grad_norm, n_tokens=int(np.count_nonzero(y >= 0)))

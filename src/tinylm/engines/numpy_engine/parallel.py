@@ -12,6 +12,7 @@ gives the same checkpoint on any machine.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -59,6 +60,31 @@ def _worker() -> ThreadPoolExecutor:
         return _pool
 
 
+def run_pair(fn, first, second) -> None:
+    """``fn(first)`` and ``fn(second)``: side by side on two cores when ``usable_threads()`` allows."""
+    if usable_threads() < 2:
+        fn(first)
+        fn(second)
+        return
+    pending = _worker().submit(fn, second)
+    fn(first)
+    pending.result()
+
+
+def step_blas_threads(model, x: np.ndarray):
+    """A context for a whole training step: one BLAS thread when the step's batch runs in two halves on two
+    cores, so that OpenBLAS's own workers (woken by a matmul between the halves, the gradient norm, ...) do
+    not spin on the cores the halves need; the BLAS threads are left alone otherwise."""
+    if len(_parts(model, x)) == 2 and usable_threads() >= 2:
+        return blas.limited(1)
+    return contextlib.nullcontext()
+
+
+def _parts(model, x: np.ndarray) -> list[slice]:
+    width = getattr(model.cfg, "n_embd", 0) if getattr(model.cfg, "family", "") == "gpt" else 0
+    return batch_parts(x.shape[0], x.shape[1], width)
+
+
 def forward_backward(model, x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
     """Mean loss over the targets != -1 of the batch, and the gradient of every parameter."""
     n_valid = max(int(np.count_nonzero(y >= 0)), 1)
@@ -69,8 +95,7 @@ def forward_backward(model, x: np.ndarray, y: np.ndarray) -> tuple[float, dict[s
         del logits
         return loss, model.backward(cross_entropy_backward(ce_cache), cache)
 
-    width = getattr(model.cfg, "n_embd", 0) if getattr(model.cfg, "family", "") == "gpt" else 0
-    parts = batch_parts(x.shape[0], x.shape[1], width)
+    parts = _parts(model, x)
     if len(parts) == 1:
         return part(parts[0])
     if usable_threads() >= 2:
