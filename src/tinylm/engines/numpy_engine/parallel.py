@@ -23,9 +23,10 @@ from . import blas
 from .ops import cross_entropy_backward, cross_entropy_forward
 
 # Split when a half still has this many activations (rows x width): below it, the per-op overhead of
-# two half-size passes outweighs the second core (measured: shakespeare-cpu, 12 x 64 x 128, gains
-# ~1.6x on two cores; microgpt's one name per step is never split).
-MIN_HALF_WORK = 16 * 1024
+# two half-size passes outweighs the second core, and costs a one-thread run (a lab worker) outright
+# (measured: shakespeare-tiny, halves of 8 x 64 x 64, one thread: 53.7 -> 63.8 ms a step when split; so
+# it is not; shakespeare-cpu's halves of 6 x 64 x 128 are; microgpt's one name per step never is).
+MIN_HALF_WORK = 40 * 1024
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()

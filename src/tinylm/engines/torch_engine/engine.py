@@ -26,7 +26,7 @@ from ...config import ModelConfig
 from ...errors import ConfigError, DataError, EngineUnavailable
 from ...models.params import decay_names
 from ..base import Decoder, Engine, OptimConfig, StepStats, check_batch, check_engine_args, check_params
-from . import distributed, two_threads
+from . import distributed
 from .decoder import TorchDecoder
 from .model import build_model
 from .optim import build_optimizer, export_state, import_state, set_lr
@@ -62,7 +62,6 @@ class TorchEngine(Engine):
         if isinstance(compile, str) and compile not in COMPILE_MODES:
             raise ConfigError(f"unknown torch.compile mode {compile!r} (choose from {', '.join(COMPILE_MODES)})")
         super().__init__(cfg, params, dtype)
-        self.deterministic = deterministic
         if deterministic:
             # cuBLAS needs a fixed workspace before its first call to be deterministic
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -161,30 +160,10 @@ class TorchEngine(Engine):
         xs, ys, n_valid = self._batch(x, y)
         for p in self.named.values():
             p.grad = None
+        loss_sum = self._loss_sum(self.train_model, xs, ys)
         # DDP averages gradients over ranks: scale by world/n so the average is d(global mean)/dp
-        scale = self.world_size / n_valid
-
-        def part(rows: slice) -> torch.Tensor:
-            loss_sum = self._loss_sum(self.train_model, xs[rows], ys[rows])
-            (loss_sum * scale).backward()
-            return loss_sum.detach()
-
-        halves = self._halves(xs.shape[0])
-        if halves is None:
-            loss_sum = part(slice(None))
-        else:
-            loss_sum = two_threads.run(part, *halves)
+        (loss_sum * (self.world_size / n_valid)).backward()
         return self._global_mean(loss_sum, n_valid), n_valid
-
-    def _halves(self, batch: int) -> tuple[slice, slice] | None:
-        """The batch as two halves on two threads (each with one intra-op thread), or None: only a plain
-        eager CPU model with a batch big enough, when torch may use two threads and determinism is not
-        pinned (a parameter's gradient is then the sum of the halves' two parts, in either order the same)."""
-        if (self.device.type != "cpu" or self.compiled or self.group.active or self.deterministic
-                or torch.get_num_threads() < 2 or self.cfg.family != "gpt"):
-            return None
-        parts = two_threads.batch_parts(batch, self.cfg.block_size, self.cfg.n_embd)
-        return (parts[0], parts[1]) if len(parts) == 2 else None
 
     def forward_backward(self, x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
         loss, _ = self._forward_backward(x, y)
