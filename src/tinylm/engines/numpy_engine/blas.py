@@ -73,6 +73,14 @@ def set_threads(n: int) -> None:
         found[0](int(n))
 
 
+_outer: list[int] = []          # the counts in force before each active ``limited`` block, outermost first
+
+
+def allowed_threads() -> int | None:
+    """The BLAS thread count this process runs with outside any ``limited`` block."""
+    return _outer[0] if _outer else get_threads()
+
+
 @contextlib.contextmanager
 def limited(n: int) -> Iterator[None]:
     """Run the block with at most ``n`` BLAS threads, then restore the previous count."""
@@ -80,8 +88,10 @@ def limited(n: int) -> Iterator[None]:
     if before is None or before <= n:
         yield
         return
+    _outer.append(before)
     set_threads(n)
     try:
         yield
     finally:
         set_threads(before)
+        _outer.pop()

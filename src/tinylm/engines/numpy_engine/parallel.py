@@ -47,7 +47,7 @@ def usable_threads() -> int:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cpus = os.cpu_count() or 1
-    allowed = blas.get_threads()
+    allowed = blas.allowed_threads()        # not the one thread a step's own ``limited`` block sets
     if cpus < 2 or allowed is None or allowed < 2:
         return 1
     return 2
