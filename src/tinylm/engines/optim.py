@@ -26,6 +26,7 @@ from ..errors import ConfigError
 from ..models.params import decay_names
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
+PARALLEL_UPDATE_MIN = 1 << 18     # parameters below which an Adam step stays on one core (thread hand-off costs)
 
 
 def check_optimizer(cfg: OptimConfig) -> None:
@@ -134,11 +135,24 @@ class NumpyOptimizer:
             return
         constants = adam_constants(self.steps, lr, cfg)
         for name, p in self.params.items():
-            s = self._scratch.get(name)
-            if s is None:  # one reusable temporary per parameter: no allocation in the hot path
-                s = self._scratch[name] = np.empty_like(p)
-            adam_update_(p, grads[name], self.state[f"m.{name}"], self.state[f"v.{name}"], s, constants, cfg,
-                         name in self.decay)
+            if name not in self._scratch:  # one reusable temporary per parameter: no allocation in the hot path
+                self._scratch[name] = np.empty_like(p)
+
+        def update(names: list[str]) -> None:
+            for name in names:
+                adam_update_(self.params[name], grads[name], self.state[f"m.{name}"], self.state[f"v.{name}"],
+                             self._scratch[name], constants, cfg, name in self.decay)
+
+        # each parameter's update is independent of the others: two groups of about equal size can run on
+        # two cores (the bytes do not depend on it)
+        names = list(self.params)
+        sizes = np.cumsum([self.params[n].size for n in names])
+        if sizes[-1] < PARALLEL_UPDATE_MIN:
+            update(names)
+            return
+        cut = int(np.searchsorted(sizes, sizes[-1] / 2)) + 1
+        from .numpy_engine.parallel import run_pair      # here: numpy_engine imports this module
+        run_pair(update, names[:cut], names[cut:])
 
     def get_state(self, dtype: str | None = None) -> tuple[int, dict[str, np.ndarray]]:
         """(step count, copies of every slot), in ``dtype`` when given (else the parameters' dtype)."""

@@ -11,6 +11,7 @@ from ...errors import ConfigError
 from ...models import implementation
 from ..base import Decoder, Engine, StepStats, check_batch, check_engine_args
 from ..optim import UsesNumpyOptimizer
+from . import parallel
 from .bigram import Bigram
 from .bow import BoW
 from .decoder import NumpyDecoder
@@ -18,12 +19,13 @@ from .gpt import GPT
 from .memory import keep_freed_memory
 from .mlp import MLP
 from .model import NumpyModel
-from .ops import cross_entropy_backward, cross_entropy_forward
+from .ops import cross_entropy_forward
 from .rnn import RNN
 
 # this engine's implementation of each model family (models/registry.py lists the families)
-IMPLEMENTATIONS: dict[str, Callable[..., NumpyModel]] = {"bigram": Bigram, "mlp": MLP, "gpt": GPT, "rnn": partial(RNN, cell="rnn"),
-                                                 "gru": partial(RNN, cell="gru"), "bow": BoW}
+IMPLEMENTATIONS: dict[str, Callable[..., NumpyModel]] = {
+    "bigram": Bigram, "mlp": MLP, "gpt": GPT,
+    "rnn": partial(RNN, cell="rnn"), "gru": partial(RNN, cell="gru"), "bow": BoW}
 
 
 class NumpyEngine(UsesNumpyOptimizer, Engine):
@@ -56,10 +58,7 @@ class NumpyEngine(UsesNumpyOptimizer, Engine):
         return loss
 
     def _forward_backward(self, x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
-        logits, cache = self.model.forward(x)
-        loss, ce_cache = cross_entropy_forward(logits, y)
-        grads = self.model.backward(cross_entropy_backward(ce_cache), cache)
-        return loss, grads
+        return parallel.forward_backward(self.model, x, y)     # two halves on two cores when it pays
 
     def forward_backward(self, x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
         x, y = self._check_batch(x, y)
@@ -81,6 +80,7 @@ class NumpyEngine(UsesNumpyOptimizer, Engine):
     def train_step(self, x: np.ndarray, y: np.ndarray, lr: float) -> StepStats:
         self._optimizer("train_step()")
         x, y = self._check_batch(x, y)
-        loss, grads = self._forward_backward(x, y)
-        grad_norm = self._update(grads, lr)
+        with parallel.step_blas_threads(self.model, x):
+            loss, grads = self._forward_backward(x, y)
+            grad_norm = self._update(grads, lr)
         return StepStats(loss=loss, grad_norm=grad_norm, n_tokens=int(np.count_nonzero(y >= 0)))

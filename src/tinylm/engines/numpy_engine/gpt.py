@@ -41,6 +41,10 @@ class GPT(NumpyModel):
         return params
 
     @property
+    def split_width(self) -> int:
+        return self.cfg.n_embd
+
+    @property
     def head_weight(self) -> np.ndarray:
         return self.params["wte"] if self.cfg.tie_weights else self.params["lm_head.weight"]
 

@@ -16,6 +16,10 @@ class NumpyModel:
     out as views of one buffer (GPT's fused q/k/v); updating ``params`` in place keeps them in sync.
     """
 
+    # The width a batch's rows count with when parallel.py decides whether to split a step in two halves;
+    # 0 (never split) unless a model measured that it pays (the GPT).
+    split_width: int = 0
+
     def __init__(self, cfg: ModelConfig, dtype: np.dtype):
         self.cfg = cfg
         self.dtype = np.dtype(dtype)

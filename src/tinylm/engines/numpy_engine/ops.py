@@ -299,40 +299,42 @@ def attention_backward(dy: np.ndarray, cache: tuple,
 
 
 # --- softmax cross-entropy --------------------------------------------------------------------
-def cross_entropy_forward(logits: np.ndarray, targets: np.ndarray,
-                          need_grad: bool = True) -> tuple[float, tuple]:
+def cross_entropy_forward(logits: np.ndarray, targets: np.ndarray, need_grad: bool = True,
+                          normalizer: int | None = None) -> tuple[float, tuple]:
     """loss = mean over targets != -1 of (logsumexp(logits) - logits[target]).
 
+    ``normalizer``: divide the sum by this count instead of this batch's own number of targets (a part
+    of a larger batch, normalised by the whole batch's count, so the parts' losses and gradients add up).
     Returns the loss as a Python float and, when ``need_grad``, the softmax for the backward.
     """
     V = logits.shape[-1]
     logits2 = logits.reshape(-1, V)
     targets = targets.reshape(-1)
     valid = targets >= 0
-    n_valid = int(np.count_nonzero(valid))
+    n_valid = int(np.count_nonzero(valid)) if normalizer is None else normalizer
     safe_targets = np.where(valid, targets, 0)
     rows = np.arange(targets.size)
     shifted = logits2 - logits2.max(axis=-1, keepdims=True)
     target_logit = shifted[rows, safe_targets]
     exp = np.exp(shifted, out=shifted)
-    sum_exp = exp.sum(axis=-1)
+    sum_exp = row_sum(exp)[:, 0]
     nll = np.log(sum_exp) - target_logit
     loss = float(np.dot(nll.astype(np.float64), valid)) / max(n_valid, 1)
     if not need_grad:
         return loss, ()
-    exp /= sum_exp[:, None]                      # softmax probabilities
-    return loss, (exp, rows, safe_targets, valid, n_valid, logits.shape)
+    return loss, (exp, sum_exp, rows, safe_targets, valid, n_valid, logits.shape)
 
 
 def cross_entropy_backward(cache: tuple) -> np.ndarray:
     """dlogits = (softmax - onehot(target)) / n_valid on valid rows, 0 on ignored rows."""
-    probs, rows, safe_targets, valid, n_valid, shape = cache
-    f = probs.dtype.type
-    dlogits = probs                               # reuse the softmax buffer: the cache is spent
-    dlogits[rows, safe_targets] -= f(1)
-    row_scale = valid.astype(probs.dtype)
-    row_scale *= f(1.0 / max(n_valid, 1))
-    dlogits *= row_scale[:, None]
+    exp, sum_exp, rows, safe_targets, valid, n_valid, shape = cache
+    f = exp.dtype.type
+    target_scale = valid.astype(exp.dtype)        # 1/n_valid on valid rows, 0 on ignored ones
+    target_scale *= f(1.0 / max(n_valid, 1))
+    row_scale = target_scale / sum_exp
+    dlogits = exp                                 # reuse the exp buffer: the cache is spent
+    dlogits *= row_scale[:, None]                 # softmax / n_valid in one pass over the logits
+    dlogits[rows, safe_targets] -= target_scale
     return dlogits.reshape(shape)
 
 

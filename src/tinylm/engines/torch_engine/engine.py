@@ -200,9 +200,9 @@ class TorchEngine(Engine):
         params = list(self.named.values())
         clip = self.optim_cfg.grad_clip
         if clip > 0:
-            norm = torch.nn.utils.clip_grad_norm_(params, clip)
+            norm = torch.nn.utils.clip_grad_norm_(params, clip, foreach=True)
         else:
-            norm = torch.nn.utils.get_total_norm([p.grad for p in params])
+            norm = torch.nn.utils.get_total_norm([p.grad for p in params], foreach=True)
         set_lr(self.optimizer, lr)
         self.optimizer.step()
         self.steps += 1

@@ -26,7 +26,10 @@ def build_optimizer(named: dict[str, torch.nn.Parameter], cfg: OptimConfig, deca
     check_optimizer(cfg)
     if cfg.name == "sgd":
         return torch.optim.SGD(list(named.values()), lr=cfg.lr, momentum=cfg.momentum)
-    extra = {"fused": True} if fused else {}
+    # torch's fused Adam/AdamW kernels also run on CPU (one pass per tensor instead of a dozen ops): use them
+    # there whatever ``fused`` says, which asks for them on CUDA
+    on_cpu = all(p.device.type == "cpu" for p in named.values())
+    extra = {"fused": True} if fused or on_cpu else {}
     betas = (cfg.beta1, cfg.beta2)
     if cfg.name == "adam":
         return torch.optim.Adam(list(named.values()), lr=cfg.lr, betas=betas, eps=cfg.eps, **extra)
