@@ -254,16 +254,7 @@ class Session:
                 if not self.handle(self.commands.recv()):
                     return
             if (self.running or self.steps_wanted) and not self.finished and not self.wait_before_step():
-                try:
-                    self.pull_one_step()
-                except TinyLMError as exc:
-                    self.send({"event": "error", "message": str(exc)})
-                    self.finished, self.running = True, False
-                    self.status()
-                if self.steps_wanted:
-                    self.steps_wanted -= 1
-                    if not self.steps_wanted:
-                        self.status()
+                self.take_step()
 
 
     # --- classroom mode: training in the scheduler's turns ------------------------------------------------
@@ -330,6 +321,7 @@ class Session:
                 self.announce()
 
     def take_step(self) -> None:
+        """One training step (a single-step request counted down); an error ends the run with its message."""
         try:
             self.pull_one_step()
         except TinyLMError as exc:
