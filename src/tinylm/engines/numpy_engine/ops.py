@@ -317,24 +317,26 @@ def cross_entropy_forward(logits: np.ndarray, targets: np.ndarray, need_grad: bo
     shifted = logits2 - logits2.max(axis=-1, keepdims=True)
     target_logit = shifted[rows, safe_targets]
     exp = np.exp(shifted, out=shifted)
-    sum_exp = row_sum(exp)[:, 0]
+    sum_exp = exp.sum(axis=-1)
     nll = np.log(sum_exp) - target_logit
     loss = float(np.dot(nll.astype(np.float64), valid)) / max(n_valid, 1)
     if not need_grad:
         return loss, ()
-    return loss, (exp, sum_exp, rows, safe_targets, valid, n_valid, logits.shape)
+    exp /= sum_exp[:, None]                      # softmax probabilities
+    return loss, (exp, rows, safe_targets, valid, n_valid, logits.shape)
 
 
 def cross_entropy_backward(cache: tuple) -> np.ndarray:
     """dlogits = (softmax - onehot(target)) / n_valid on valid rows, 0 on ignored rows."""
-    exp, sum_exp, rows, safe_targets, valid, n_valid, shape = cache
-    f = exp.dtype.type
-    target_scale = valid.astype(exp.dtype)        # 1/n_valid on valid rows, 0 on ignored ones
-    target_scale *= f(1.0 / max(n_valid, 1))
-    row_scale = target_scale / sum_exp
-    dlogits = exp                                 # reuse the exp buffer: the cache is spent
-    dlogits *= row_scale[:, None]                 # softmax / n_valid in one pass over the logits
-    dlogits[rows, safe_targets] -= target_scale
+    # the arithmetic (softmax, minus one-hot, times 1/n on valid rows) is kept in this order on purpose: every
+    # recorded run and checkpoint of the numpy engine depends on these exact float32 bits
+    probs, rows, safe_targets, valid, n_valid, shape = cache
+    f = probs.dtype.type
+    dlogits = probs                               # reuse the softmax buffer: the cache is spent
+    dlogits[rows, safe_targets] -= f(1)
+    row_scale = valid.astype(probs.dtype)
+    row_scale *= f(1.0 / max(n_valid, 1))
+    dlogits *= row_scale[:, None]
     return dlogits.reshape(shape)
 
 
