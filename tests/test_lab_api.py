@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from tinylm.lab.app import create_app
 from tinylm.lab.protocol import MAX_TEXT_BYTES
 from tinylm.training.phases import PHASES
+from lab_polling import wait_until     # tests/lab_polling.py
 
 LAB = "http://127.0.0.1:8765"          # the lab only answers to its own host names
 OCTET = {"Content-Type": "application/octet-stream"}   # uploads, as the page sends them
@@ -22,16 +23,6 @@ def lab():
     with TestClient(app, base_url=LAB) as client:
         client.registry = app.state.registry
         yield client
-
-
-def wait_until(client, run_id, predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        summary = client.get(f"/api/runs/{run_id}").json()
-        if predicate(summary):
-            return summary
-        time.sleep(0.05)
-    raise AssertionError(f"run {run_id} never reached the expected state: {summary}")
 
 
 def events(client, run_id, kind):

@@ -17,6 +17,7 @@ from tinylm.lab.classroom import Classroom, OwnerLimits
 from tinylm.lab.classroom.curves import MAX_POINTS, LossCurves
 from tinylm.lab.classroom.scheduler import CpuScheduler
 from tinylm.lab.classroom.sessions import BadName, clean_name
+from lab_polling import wait_until     # tests/lab_polling.py
 
 LAB = "http://127.0.0.1:8765"
 OCTET = {"Content-Type": "application/octet-stream"}
@@ -65,16 +66,6 @@ def room(tmp_path):
         teacher = Seat(client, bearer=classroom.roster.teacher_token)
         yield client, classroom, teacher, join(client, classroom, "Ada"), join(client, classroom, "Bob")
     classroom.close()
-
-
-def wait_for(seat: Seat, run_id: str, predicate, timeout: float = 60.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        summary = seat.get(f"/api/runs/{run_id}").json()
-        if predicate(summary):
-            return summary
-        time.sleep(0.05)
-    raise AssertionError(f"run {run_id} never got there: {summary}")
 
 
 # --- joining and sessions ---------------------------------------------------------------------------------
@@ -214,7 +205,7 @@ def test_scores_export_as_csv_safe_for_spreadsheets(tmp_path):
 def test_another_learners_run_is_404_everywhere_and_the_teacher_can_stop_it(room):
     client, classroom, teacher, ada, bob = room
     run_id = ada.post("/api/runs", json={"preset": "bigram", "steps": 20000, "seed": "ada"}).json()["id"]
-    wait_for(ada, run_id, lambda s: s["state"] == "running" and s["iter"] > 0)
+    wait_until(ada, run_id, lambda s: s["state"] == "running" and s["iter"] > 0)
     for response in (bob.get(f"/api/runs/{run_id}"), bob.get(f"/api/runs/{run_id}/events"),
                      bob.get(f"/api/runs/{run_id}/checkpoint"),
                      bob.post(f"/api/runs/{run_id}/command", json={"cmd": "stop"}),
@@ -230,13 +221,13 @@ def test_another_learners_run_is_404_everywhere_and_the_teacher_can_stop_it(room
     row = next(l for l in teacher.get("/api/class").json()["learners"] if l["name"] == "Ada")
     assert row["runs"][0]["id"] == run_id and row["curve"]["points"]
     assert teacher.post("/api/class/pause-all", json={}).json() == {"paused": 1}
-    wait_for(ada, run_id, lambda s: s["state"] == "paused")
+    wait_until(ada, run_id, lambda s: s["state"] == "paused")
     told = [m for m in client.app.state.registry.runs[run_id].history if m["event"] == "teacher"]
     assert [m["cmd"] for m in told] == ["pause"] and "Resume" in told[0]["text"]     # Ada's page says why
     ada.post(f"/api/runs/{run_id}/command", json={"cmd": "resume"})
-    wait_for(ada, run_id, lambda s: s["state"] == "running")
+    wait_until(ada, run_id, lambda s: s["state"] == "running")
     assert teacher.post(f"/api/runs/{run_id}/command", json={"cmd": "stop"}).status_code == 200
-    assert wait_for(ada, run_id, lambda s: s["state"] == "finished")["iter"] < 20000
+    assert wait_until(ada, run_id, lambda s: s["state"] == "finished")["iter"] < 20000
     told = [m["cmd"] for m in client.app.state.registry.runs[run_id].history if m["event"] == "teacher"]
     assert told == ["pause", "stop"]           # Ada's own resume tells nobody anything
 
@@ -249,7 +240,7 @@ def test_uploads_belong_to_their_learner(room):
     assert refused.status_code == 400 and "no uploaded text" in refused.json()["error"]
     run_id = ada.post("/api/runs", json={"data": "upload", "upload": text, "preset": "bigram", "steps": 30,
                                          "paused": True}).json()["id"]
-    wait_for(ada, run_id, lambda s: s["state"] == "paused")
+    wait_until(ada, run_id, lambda s: s["state"] == "paused")
     checkpoint = ada.get(f"/api/runs/{run_id}/checkpoint").content
     upload = ada.post("/api/uploads/checkpoint", content=checkpoint, headers=OCTET).json()["id"]
     stolen = bob.post("/api/runs", json={"resume": upload})
@@ -274,7 +265,7 @@ def test_each_learner_trains_within_their_own_limits(tmp_path):
         assert third.status_code == 429 and "you already have 2 runs open" in third.json()["error"]
         # when Ada's first run is reset her second one trains
         ada.delete(f"/api/runs/{first}")
-        wait_for(ada, second, lambda s: s["state"] == "running" and s["iter"] > 0)
+        wait_until(ada, second, lambda s: s["state"] == "running" and s["iter"] > 0)
     classroom.close()
 
 
@@ -287,13 +278,13 @@ def test_training_in_turns_is_byte_identical_to_training_alone(tmp_path):
         seats = [join(client, classroom, "Ada"), join(client, classroom, "Bob"), Seat(client, bearer=classroom.roster.teacher_token)]
         ids = [seat.post("/api/runs", json=request).json()["id"] for seat in seats]   # three share the turns
         for seat, run_id in zip(seats, ids):
-            wait_for(seat, run_id, lambda s: s["state"] == "finished", timeout=120)
+            wait_until(seat, run_id, lambda s: s["state"] == "finished", timeout=120)
             hashes.append(seat.post(f"/api/runs/{run_id}/query", json={"q": "hash"}).json()["hash"])
         assert max(classroom.scheduler.turns_granted[i] for i in ids) > 1       # they did take turns
     classroom.close()
     with TestClient(create_app(), base_url=LAB) as alone:
         run_id = alone.post("/api/runs", json=request).json()["id"]
-        wait_for(Seat(alone), run_id, lambda s: s["state"] == "finished", timeout=120)
+        wait_until(Seat(alone), run_id, lambda s: s["state"] == "finished", timeout=120)
         hashes.append(alone.post(f"/api/runs/{run_id}/query", json={"q": "hash"}).json()["hash"])
     assert len(set(hashes)) == 1, hashes
 

@@ -14,20 +14,12 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
+from starlette.requests import cookie_parser
 from starlette.responses import JSONResponse, RedirectResponse
 
 from .sessions import LEARNER_COOKIE, TEACHER_COOKIE, Roster
 
 OPEN_PATHS = ("/join", "/api/join")
-
-
-def _cookies(header: str) -> dict[str, str]:
-    cookies = {}
-    for part in header.split(";"):
-        if "=" in part:
-            k, v = part.strip().split("=", 1)
-            cookies[k] = v
-    return cookies
 
 
 class ClassroomGate:
@@ -41,7 +33,7 @@ class ClassroomGate:
         path = scope.get("path", "")
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         query = {k: v[0] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
-        cookies = _cookies(headers.get("cookie", ""))
+        cookies = cookie_parser(headers.get("cookie", ""))
         auth = headers.get("authorization", "")
         bearer = auth[7:].strip() if auth.lower().startswith("bearer ") else None
         visitor = self.roster.visitor(learner_token=bearer or cookies.get(LEARNER_COOKIE),
