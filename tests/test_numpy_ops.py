@@ -6,11 +6,24 @@ import math
 import numpy as np
 import pytest
 
+from tinylm.engines import fused
 from tinylm.engines.numpy_engine import ops
 from tinylm.engines.gradcheck import numerical_grad, pick_entries, relative_error
 from tinylm.engines.numpy_engine.special import erf64, erfc64, normal_cdf
 
 TOL = 1e-6
+
+
+@pytest.fixture(autouse=True, params=["fused", "numpy"])
+def kernels(request):
+    """Every test here runs twice: on the compiled kernels (engines/fused) and on the numpy reference."""
+    if request.param == "fused":
+        if not fused.kernels() == "numba":
+            pytest.skip(f"no compiled kernels here: {fused.kernels()}")
+        yield "fused"
+    else:
+        with fused.disabled():
+            yield "numpy"
 
 
 def rng(seed: int = 0) -> np.random.Generator:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 import tinylm
@@ -10,6 +11,7 @@ from tinylm.cli.main import main
 from tinylm.config import DataConfig
 from tinylm.data import Corpus, load_corpus
 from tinylm.data.load import n_test_documents
+from tinylm.engines import fused
 from tinylm.errors import DataError
 
 # tinylm.train("microgpt", steps=50, seed="x").history["loss"], recorded with the code from before the test
@@ -29,11 +31,16 @@ def test_names_get_a_1000_name_test_split_carved_from_the_held_out_part():
 
 @pytest.mark.slow
 def test_training_losses_are_byte_identical_to_before_the_test_split():
-    run = tinylm.train("microgpt", steps=50, seed="x", progress=False)
+    # the record was made on the numpy reference ops; the compiled kernels (engines/fused) round differently
+    with fused.disabled():
+        run = tinylm.train("microgpt", steps=50, seed="x", progress=False)
     with open(__file__.replace("test_peer_split_eval.py", "data/peer_microgpt_x_losses.json")) as f:
         before = json.load(f)
     assert run.history["loss"][:3] == BEFORE_TEST_SPLIT_FIRST_LOSSES
     assert run.history["loss"] == before        # all 50, exactly (floats compared bit for bit)
+    if fused.kernels() == "numba":              # and the compiled kernels follow the same run to float32 rounding
+        fast = tinylm.train("microgpt", steps=50, seed="x", progress=False).history["loss"]
+        np.testing.assert_allclose(fast, before, rtol=1e-5)
 
 
 def test_stream_corpora_say_they_have_no_test_split(stream_text_file):

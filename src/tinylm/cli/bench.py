@@ -4,6 +4,7 @@ from __future__ import annotations
 import statistics
 import time
 
+from ..engines import fused
 from ..presets import get_preset
 from ..training.loop import Trainer
 
@@ -28,6 +29,7 @@ def bench_preset(preset_name: str, engine: str = "numpy", steps: int = 30, dtype
     trainer.engine.close()
     median = statistics.median(times)
     per_iter = tokens / steps
-    return {"preset": preset_name, "engine": engine, "dtype": dtype, "steps": steps, "n_params": trainer.n_params,
+    return {"preset": preset_name, "engine": engine, "kernels": fused.kernels() if engine == "numpy" else None,
+            "dtype": dtype, "steps": steps, "n_params": trainer.n_params,
             "tokens_per_iter": per_iter, "ms_per_iter": median * 1e3, "ms_per_iter_min": min(times) * 1e3,
             "tokens_per_s": per_iter / median}

@@ -24,6 +24,7 @@ import numpy as np
 from ..config import ModelConfig, OptimConfig
 from ..errors import ConfigError
 from ..models.params import decay_names
+from . import fused
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 PARALLEL_UPDATE_MIN = 1 << 18     # parameters below which an Adam step stays on one core (thread hand-off costs)
@@ -74,6 +75,10 @@ def adam_update_(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, scr
     shaped like ``p``, so the hot path allocates nothing). ``decayed``: the parameter is in the decay set."""
     step_size, inv_sqrt_bc2, keep = constants
     b1, b2 = cfg.beta1, cfg.beta2
+    if fused.ready(p, g, m, v):                    # the same operations in one pass (same bytes)
+        fused.adam_update_(p, g, m, v, b1, b2, cfg.eps, step_size, inv_sqrt_bc2,
+                           keep if keep is not None and decayed else 1.0)
+        return
     s = scratch
     if keep is not None and decayed:
         p *= p.dtype.type(keep)

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from .. import fused
 from .special import normal_cdf, normal_pdf
 
 # Row scatter: a one-hot matmul is fastest for small tables, sort + reduceat beyond (measured with
@@ -90,6 +91,8 @@ def linear_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndar
 def layernorm_forward(x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None,
                       eps: float) -> tuple[np.ndarray, tuple]:
     """xhat = (x - mean) / sqrt(var + eps);  out = xhat * w + b  (over the last axis)."""
+    if fused.ready(x):
+        return fused.layernorm_forward(x, weight, bias, eps)
     xhat = x - row_mean(x)
     var = row_mean(xhat * xhat)
     var += x.dtype.type(eps)
@@ -106,6 +109,8 @@ def layernorm_forward(x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray
 
 def layernorm_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)),  dxhat = dout * w."""
+    if fused.ready(dout, cache[0]):
+        return fused.layernorm_backward(dout, cache)
     xhat, rstd, weight, has_bias = cache
     dweight = column_sum(dout * xhat) if weight is not None else None
     dbias = column_sum(dout) if has_bias else None
@@ -121,6 +126,8 @@ def layernorm_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.n
 
 def rmsnorm_forward(x: np.ndarray, weight: np.ndarray | None, eps: float) -> tuple[np.ndarray, tuple]:
     """xhat = x / sqrt(mean(x^2) + eps);  out = xhat * w."""
+    if fused.ready(x):
+        return fused.rmsnorm_forward(x, weight, eps)
     ms = row_mean(x * x)
     ms += x.dtype.type(eps)
     rstd = np.sqrt(ms, out=ms)
@@ -132,6 +139,8 @@ def rmsnorm_forward(x: np.ndarray, weight: np.ndarray | None, eps: float) -> tup
 
 def rmsnorm_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray | None]:
     """dx = rstd * (dxhat - xhat * mean(dxhat * xhat)),  dxhat = dout * w."""
+    if fused.ready(dout, cache[0]):
+        return fused.rmsnorm_backward(dout, cache)
     xhat, rstd, weight = cache
     dweight = column_sum(dout * xhat) if weight is not None else None
     dxhat = dout * weight if weight is not None else dout
@@ -169,11 +178,15 @@ def tanh_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
 
 def gelu_forward(x: np.ndarray) -> tuple[np.ndarray, tuple]:
     """Exact GELU: out = x Phi(x);  local gradient Phi(x) + x phi(x)."""
+    if fused.ready(x):
+        return fused.gelu_forward(x)
     cdf = normal_cdf(x)
     return x * cdf, (x, cdf)
 
 
 def gelu_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
+    if fused.ready(dout, *cache):
+        return fused.gelu_backward(dout, cache)
     x, cdf = cache
     dx = normal_pdf(x)
     dx *= x
@@ -259,10 +272,13 @@ def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, n_head: int,
     kh = _split_heads(k, n_head)
     vh = _split_heads(v, n_head)
     att = qh @ kh.transpose(0, 1, 3, 2)          # [B, H, T, T]
-    att += mask[:T, :T]
-    att -= att.max(axis=-1, keepdims=True)
-    np.exp(att, out=att)
-    att /= row_sum(att)
+    if fused.ready(att):
+        fused.causal_softmax_(att)                # ``mask`` is causal_mask's triangle: applied in the same pass
+    else:
+        att += mask[:T, :T]
+        att -= att.max(axis=-1, keepdims=True)
+        np.exp(att, out=att)
+        att /= row_sum(att)
     yh = att @ vh                                 # [B, H, T, hd]
     y = yh.transpose(0, 2, 1, 3).reshape(B, T, C)
     return y, (qh, kh, vh, att, scale)
@@ -288,9 +304,12 @@ def attention_backward(dy: np.ndarray, cache: tuple,
     dyh = heads(dy)
     np.matmul(att.transpose(0, 1, 3, 2), dyh, out=heads(dv))
     datt = dyh @ vh.transpose(0, 1, 3, 2)
-    row_dot = row_sum(datt * att)
-    datt -= row_dot
-    datt *= att                                   # softmax backward; masked entries have att = 0
+    if fused.ready(datt, att):
+        fused.softmax_backward_(datt, att)
+    else:
+        row_dot = row_sum(datt * att)
+        datt -= row_dot
+        datt *= att                               # softmax backward; masked entries have att = 0
     dqh = heads(dq)
     np.matmul(datt, kh, out=dqh)
     dqh *= scale

@@ -1,0 +1,164 @@
+"""Fused kernels: the elementwise and row-wise work of a step in one pass over memory each, compiled by numba.
+
+Why: numpy runs an expression like the exact GELU as a dozen separate passes over the activations, each
+allocating a temporary, and its float32 exp is scalar-ish; on the shakespeare-cpu recipe that work took as
+long as all the matmuls. Each kernel here is the same maths as its reference in ``numpy_engine/ops.py`` (Adam: ``optim.py``) and keeps the
+same cache, so either backward accepts either forward. The matmuls stay with BLAS.
+
+numba is optional: without it (or with ``TINYLM_KERNELS=numpy``) the numpy reference runs. The two
+agree to float32 rounding, not bit for bit (exp, sums in another order), so a run's bytes depend on which is
+active; ``kernels()`` names it, and the run records it. Kernels are generic over float32 and float64: float64
+uses libm's exp/erfc, so the float64 gradient checks test these kernels exactly as they run.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import threading
+from collections.abc import Iterator
+
+import numpy as np
+
+_state = threading.local()
+_lock = threading.Lock()
+_kernels = None            # the compiled module's namespace once loaded; False when numba is unavailable
+_why_not = ""
+
+
+def _load():
+    global _kernels, _why_not
+    with _lock:
+        if _kernels is None:
+            if os.environ.get("TINYLM_KERNELS", "").strip().lower() == "numpy":
+                _kernels, _why_not = False, "TINYLM_KERNELS=numpy"
+            else:
+                try:
+                    from . import compiled
+                    _kernels = compiled
+                except ImportError as err:      # numba missing or broken on this platform: the numpy reference
+                    _kernels, _why_not = False, f"numba unavailable ({err})"
+    return _kernels
+
+
+def kernels() -> str:
+    """Which kernels a numpy-engine step runs: "numba" or "numpy (why)"."""
+    return "numba" if _load() else f"numpy ({_why_not})"
+
+
+def ready(*arrays: np.ndarray) -> bool:
+    """Whether the fused kernels take these arrays (float32/float64, and kernels on in this thread)."""
+    if not getattr(_state, "enabled", True) or not _load():
+        return False
+    dtype = arrays[0].dtype
+    return dtype in (np.float32, np.float64) and all(a.dtype == dtype for a in arrays)
+
+
+@contextlib.contextmanager
+def disabled() -> Iterator[None]:
+    """Run the numpy reference ops in this thread (tests compare the two)."""
+    before = getattr(_state, "enabled", True)
+    _state.enabled = False
+    try:
+        yield
+    finally:
+        _state.enabled = before
+
+
+def _rows(x: np.ndarray) -> np.ndarray:
+    x = np.ascontiguousarray(x)
+    return x.reshape(-1, x.shape[-1])
+
+
+# --- activations ------------------------------------------------------------------------------
+def gelu_forward(x: np.ndarray) -> tuple[np.ndarray, tuple]:
+    x = np.ascontiguousarray(x)
+    out, cdf = np.empty_like(x), np.empty_like(x)
+    _kernels.gelu_forward(x.reshape(-1), out.reshape(-1), cdf.reshape(-1))
+    return out, (x, cdf)
+
+
+def gelu_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
+    x, cdf = cache
+    dx = np.empty_like(x)
+    _kernels.gelu_backward(np.ascontiguousarray(dout).reshape(-1), x.reshape(-1), np.ascontiguousarray(cdf).reshape(-1),
+                           dx.reshape(-1))
+    return dx
+
+
+# --- layernorm --------------------------------------------------------------------------------
+def layernorm_forward(x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None,
+                      eps: float) -> tuple[np.ndarray, tuple]:
+    x2 = _rows(x)
+    n, C = x2.shape
+    xhat = np.empty_like(x2)
+    rstd = np.empty((n, 1), dtype=x2.dtype)
+    affine = weight is not None or bias is not None
+    out = np.empty_like(x2) if affine else xhat
+    one = np.ones(C, dtype=x2.dtype)
+    _kernels.layernorm_forward(x2, x2.dtype.type(eps), one if weight is None else weight,
+                               np.zeros(C, dtype=x2.dtype) if bias is None else bias, affine, xhat, rstd, out)
+    shape = x.shape
+    xhat, rstd = xhat.reshape(shape), rstd.reshape(*shape[:-1], 1)
+    if not affine:
+        return xhat, (xhat, rstd, None, False)
+    return out.reshape(shape), (xhat, rstd, weight, bias is not None)
+
+
+def layernorm_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    xhat, rstd, weight, has_bias = cache
+    d2, xhat2 = _rows(dout), _rows(xhat)
+    C = xhat2.shape[1]
+    dx = np.empty_like(xhat2)
+    dweight = np.zeros(C, dtype=np.float64)
+    dbias = np.zeros(C, dtype=np.float64)
+    _kernels.layernorm_backward(d2, xhat2, rstd.reshape(-1), np.ones(C, dtype=xhat2.dtype) if weight is None
+                                else weight, dx, dweight, dbias)
+    dtype = xhat2.dtype
+    return (dx.reshape(xhat.shape), dweight.astype(dtype) if weight is not None else None,
+            dbias.astype(dtype) if has_bias else None)
+
+
+def rmsnorm_forward(x: np.ndarray, weight: np.ndarray | None, eps: float) -> tuple[np.ndarray, tuple]:
+    x2 = _rows(x)
+    xhat = np.empty_like(x2)
+    rstd = np.empty((x2.shape[0], 1), dtype=x2.dtype)
+    _kernels.rmsnorm_forward(x2, x2.dtype.type(eps), xhat, rstd)
+    xhat, rstd = xhat.reshape(x.shape), rstd.reshape(*x.shape[:-1], 1)
+    return (xhat * weight if weight is not None else xhat), (xhat, rstd, weight)
+
+
+def rmsnorm_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray | None]:
+    xhat, rstd, weight = cache
+    d2, xhat2 = _rows(dout), _rows(xhat)
+    C = xhat2.shape[1]
+    dx = np.empty_like(xhat2)
+    dweight = np.zeros(C, dtype=np.float64)
+    _kernels.rmsnorm_backward(d2, xhat2, rstd.reshape(-1), np.ones(C, dtype=xhat2.dtype) if weight is None
+                              else weight, dx, dweight)
+    return dx.reshape(xhat.shape), dweight.astype(xhat2.dtype) if weight is not None else None
+
+
+# --- causal softmax (attention) ------------------------------------------------------------------
+def causal_softmax_(att: np.ndarray) -> None:
+    """att [..., T, T] of scores -> softmax over each row's positions 0..i (entries above the diagonal -> 0)."""
+    T = att.shape[-1]
+    _kernels.causal_softmax(att.reshape(-1, T, T))
+
+
+def softmax_backward_(datt: np.ndarray, att: np.ndarray) -> None:
+    """datt <- att * (datt - sum(datt * att)) per row, in place."""
+    T = att.shape[-1]
+    _kernels.softmax_backward(datt.reshape(-1, T), att.reshape(-1, T))
+
+
+# --- Adam(W) ----------------------------------------------------------------------------------
+def adam_update_(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, b1: float, b2: float, eps: float,
+                 step_size: float, inv_sqrt_bc2: float, keep: float) -> None:
+    """One parameter's Adam step in one pass, in the reference's order of operations (same bits)."""
+    f = p.dtype.type
+    _kernels.adam_update(p.reshape(-1), np.ascontiguousarray(g).reshape(-1), m.reshape(-1), v.reshape(-1), f(b1),
+                         f(1.0 - b1), f(b2), f(1.0 - b2), f(eps), f(step_size), f(inv_sqrt_bc2), f(keep))
+
+
+SQRT_HALF = math.sqrt(0.5)

@@ -1,0 +1,169 @@
+"""The compiled kernels (engines/fused): accuracy against the numpy reference, NaN and the edges of exp, Adam's
+bytes, that a step really takes them, and the fallback when numba is absent or switched off.
+
+The float64 finite-difference checks of every op run on both kernel sets in test_numpy_ops.py."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tinylm.config import OptimConfig
+from tinylm.engines import fused
+from tinylm.engines.numpy_engine import ops
+from tinylm.engines.optim import NumpyOptimizer
+
+needs_numba = pytest.mark.skipif(fused.kernels() != "numba", reason=f"no compiled kernels: {fused.kernels()}")
+
+
+def rng(seed: int = 0) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def reference(fn, *args):
+    with fused.disabled():
+        return fn(*args)
+
+
+def ulps(got: np.ndarray, exact: np.ndarray) -> np.ndarray:
+    """|got - exact| in units of float32 spacing at the exact value."""
+    return np.abs(got.astype(np.float64) - exact) / np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64)
+
+
+@needs_numba
+def test_float32_exp_within_1_5_ulp_and_its_edges():
+    x = np.concatenate([rng().uniform(-87.3, 88.7, 200_000), np.linspace(-1, 1, 10_001)]).astype(np.float32)
+    out = np.empty_like(x)
+    _exp_all(x, out)
+    assert ulps(out, np.exp(x.astype(np.float64))).max() <= 1.5
+    edges = np.array([-np.inf, -1000, -88, 0, 88.72, 89, np.inf, np.nan], dtype=np.float32)
+    got = np.empty_like(edges)
+    _exp_all(edges, got)
+    assert got[0] == 0 and got[1] == 0 and got[2] == 0          # would be subnormal: flushed to 0
+    assert got[3] == 1 and np.isfinite(got[4]) and got[4] > 3e38
+    assert np.isinf(got[5]) and np.isinf(got[6]) and np.isnan(got[7])
+
+
+def _exp_all(x, out):
+    import numba
+
+    from tinylm.engines.fused.compiled import exp
+
+    @numba.njit
+    def run(x, out):
+        for i in range(x.size):
+            out[i] = exp(x[i])
+    run(x, out)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-14), (np.float32, 2e-6)])
+def test_kernels_agree_with_the_numpy_reference(dtype, tol):
+    x = (rng().standard_normal((3, 5, 16)) * 3).astype(dtype)
+    d = rng(1).standard_normal(x.shape).astype(dtype)
+    w, b = rng(2).standard_normal(16).astype(dtype), rng(3).standard_normal(16).astype(dtype)
+
+    def close(got, want):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
+        assert got.dtype == want.dtype
+
+    out, cache = ops.gelu_forward(x)
+    ref_out, ref_cache = reference(ops.gelu_forward, x)
+    close(out, ref_out)
+    close(ops.gelu_backward(d, cache), reference(ops.gelu_backward, d, ref_cache))
+
+    out, cache = ops.layernorm_forward(x, w, b, 1e-5)
+    ref_out, ref_cache = reference(ops.layernorm_forward, x, w, b, 1e-5)
+    close(out, ref_out)
+    for got, want in zip(ops.layernorm_backward(d, cache), reference(ops.layernorm_backward, d, ref_cache)):
+        close(got, want)
+
+    out, cache = ops.rmsnorm_forward(x, w, 1e-5)
+    ref_out, ref_cache = reference(ops.rmsnorm_forward, x, w, 1e-5)
+    close(out, ref_out)
+    for got, want in zip(ops.rmsnorm_backward(d, cache), reference(ops.rmsnorm_backward, d, ref_cache)):
+        close(got, want)
+
+    q, k, v = (rng(s).standard_normal((2, 7, 8)).astype(dtype) for s in (4, 5, 6))
+    mask = ops.causal_mask(7, dtype)
+    y, cache = ops.attention_forward(q, k, v, 2, mask)
+    ref_y, ref_cache = reference(ops.attention_forward, q, k, v, 2, mask)
+    close(y, ref_y)
+    dy = rng(7).standard_normal(y.shape).astype(dtype)
+    for got, want in zip(ops.attention_backward(dy, cache), reference(ops.attention_backward, dy, ref_cache)):
+        close(got, want)
+
+
+@needs_numba
+def test_nan_comes_through_every_kernel():
+    x = rng().standard_normal((2, 4, 8)).astype(np.float32)
+    x[0, 1, 3] = np.nan
+    assert np.isnan(ops.gelu_forward(x)[0][0, 1, 3])
+    assert np.isnan(ops.layernorm_forward(x, None, None, 1e-5)[0][0, 1]).all()
+    y, _ = ops.attention_forward(x, x, x, 2, ops.causal_mask(4, np.float32))
+    assert np.isnan(y[0, 1:]).any() and not np.isnan(y[1]).any()
+
+
+@needs_numba
+def test_adam_kernel_gives_the_reference_bytes():
+    params = {"w": rng().standard_normal((33, 17)).astype(np.float32), "b": rng(1).standard_normal(17).astype(np.float32)}
+    cfg = OptimConfig(name="adamw", lr=1e-2, weight_decay=0.1)
+    fast = NumpyOptimizer({k: v.copy() for k, v in params.items()}, cfg, decay={"w"})
+    slow = NumpyOptimizer({k: v.copy() for k, v in params.items()}, cfg, decay={"w"})
+    for step in range(5):
+        grads = {k: rng(10 + step).standard_normal(v.shape).astype(np.float32) for k, v in params.items()}
+        fast.step({k: g.copy() for k, g in grads.items()}, 3e-3)
+        with fused.disabled():
+            slow.step({k: g.copy() for k, g in grads.items()}, 3e-3)
+    for name in params:
+        assert fast.params[name].tobytes() == slow.params[name].tobytes()
+        assert fast.state[f"v.{name}"].tobytes() == slow.state[f"v.{name}"].tobytes()
+
+
+@needs_numba
+def test_a_training_step_runs_the_kernels(monkeypatch):
+    from tinylm.engines.fused import compiled
+    from tinylm.presets import get_preset
+    from tinylm.engines.numpy_engine.gpt import GPT
+    import dataclasses
+    calls = []
+    for name in ("gelu_forward", "gelu_backward", "layernorm_forward", "layernorm_backward", "causal_softmax",
+                 "softmax_backward"):
+        kernel = getattr(compiled, name)
+        monkeypatch.setattr(compiled, name, lambda *a, _k=kernel, _n=name: (calls.append(_n), _k(*a))[1])
+    cfg = dataclasses.replace(get_preset("shakespeare-cpu").model, vocab_size=65, n_layer=1)
+    model = GPT(cfg, np.float32)
+    x = rng().integers(0, 65, (2, 8))
+    logits, cache = model.forward(x)
+    model.backward(np.ones_like(logits), cache)
+    assert set(calls) == {"gelu_forward", "gelu_backward", "layernorm_forward", "layernorm_backward",
+                          "causal_softmax", "softmax_backward"}
+
+
+def _kernels_in_subprocess(code: str, env: dict) -> str:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, **env})
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+STEP = """
+import sys
+{block}
+import numpy as np
+from tinylm.engines import fused
+from tinylm.engines.numpy_engine import ops
+y, c = ops.gelu_forward(np.linspace(-3, 3, 7, dtype=np.float32))
+print(fused.kernels(), round(float(y.sum()), 4))
+"""
+
+
+def test_falls_back_to_numpy_without_numba_or_when_asked():
+    asked = _kernels_in_subprocess(STEP.format(block=""), {"TINYLM_KERNELS": "numpy"})
+    assert asked.startswith("numpy (TINYLM_KERNELS=numpy)")
+    absent = _kernels_in_subprocess(STEP.format(block="sys.modules['numba'] = None"), {"TINYLM_KERNELS": ""})
+    assert absent.startswith("numpy (numba unavailable")
+    assert asked.split()[-1] == absent.split()[-1]           # the same GELU, from the reference
