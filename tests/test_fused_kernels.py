@@ -19,6 +19,11 @@ from tinylm.engines.optim import NumpyOptimizer
 needs_numba = pytest.mark.skipif(fused.kernels() != "numba", reason=f"no compiled kernels: {fused.kernels()}")
 
 
+@pytest.fixture(autouse=True)
+def any_size(monkeypatch):
+    monkeypatch.setattr(fused, "MIN_PER_SEQUENCE", 0)      # these tests use small arrays
+
+
 def rng(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
 
@@ -155,10 +160,20 @@ import sys
 {block}
 import numpy as np
 from tinylm.engines import fused
+fused.MIN_PER_SEQUENCE = 0
 from tinylm.engines.numpy_engine import ops
 y, c = ops.gelu_forward(np.linspace(-3, 3, 7, dtype=np.float32))
 print(fused.kernels(), round(float(y.sum()), 4))
 """
+
+
+def test_a_tiny_model_never_loads_numba():
+    code = """
+import sys, tinylm
+run = tinylm.train("microgpt", steps=3, seed="x", progress=False)
+print("numba" in sys.modules, len(run.history["loss"]))
+"""
+    assert _kernels_in_subprocess(code, {"TINYLM_KERNELS": ""}) == "False 3"
 
 
 def test_falls_back_to_numpy_without_numba_or_when_asked():

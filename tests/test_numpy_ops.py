@@ -15,11 +15,13 @@ TOL = 1e-6
 
 
 @pytest.fixture(autouse=True, params=["fused", "numpy"])
-def kernels(request):
-    """Every test here runs twice: on the compiled kernels (engines/fused) and on the numpy reference."""
+def kernels(request, monkeypatch):
+    """Every test here runs twice: on the compiled kernels (engines/fused), whatever the arrays' size, and on the
+    numpy reference."""
     if request.param == "fused":
         if not fused.kernels() == "numba":
             pytest.skip(f"no compiled kernels here: {fused.kernels()}")
+        monkeypatch.setattr(fused, "MIN_PER_SEQUENCE", 0)
         yield "fused"
     else:
         with fused.disabled():

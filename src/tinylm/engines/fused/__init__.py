@@ -46,9 +46,18 @@ def kernels() -> str:
     return "numba" if _load() else f"numpy ({_why_not})"
 
 
+# Kernels only for models whose activations are at least this many elements per sequence (the array's size over
+# its first axis, the batch): loading numba and its first kernel costs a process ~1.1 s (measured here), which
+# a tiny model never earns back, and a lab run must start at once. Per sequence, not per array, so that an
+# evaluation's larger batch does not switch a small model onto the kernels. microgpt (16 positions x 16 wide;
+# 4 heads x 16 x 16 scores) stays below; shakespeare-tiny (64 x 64) and shakespeare-cpu (64 x 128) are above.
+MIN_PER_SEQUENCE = 2_048
+
+
 def ready(*arrays: np.ndarray) -> bool:
-    """Whether the fused kernels take these arrays (float32/float64, and kernels on in this thread)."""
-    if not getattr(_state, "enabled", True) or not _load():
+    """Whether the fused kernels take these arrays (large enough, float32/float64, kernels on in this thread)."""
+    first = arrays[0]
+    if first.size < MIN_PER_SEQUENCE * (first.shape[0] if first.ndim > 1 else 1) or not getattr(_state, "enabled", True) or not _load():
         return False
     dtype = arrays[0].dtype
     return dtype in (np.float32, np.float64) and all(a.dtype == dtype for a in arrays)
