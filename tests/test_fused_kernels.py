@@ -114,7 +114,8 @@ def test_nan_comes_through_every_kernel():
 
 @needs_numba
 def test_adam_kernel_gives_the_reference_bytes():
-    params = {"w": rng().standard_normal((33, 17)).astype(np.float32), "b": rng(1).standard_normal(17).astype(np.float32)}
+    params = {"w": rng().standard_normal((33, 17)).astype(np.float32),
+              "b": rng(1).standard_normal(17).astype(np.float32)}
     cfg = OptimConfig(name="adamw", lr=1e-2, weight_decay=0.1)
     fast = NumpyOptimizer({k: v.copy() for k, v in params.items()}, cfg, decay={"w"})
     slow = NumpyOptimizer({k: v.copy() for k, v in params.items()}, cfg, decay={"w"})

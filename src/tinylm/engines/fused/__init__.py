@@ -1,19 +1,18 @@
 """Fused kernels: the elementwise and row-wise work of a step in one pass over memory each, compiled by numba.
 
 Why: numpy runs an expression like the exact GELU as a dozen separate passes over the activations, each
-allocating a temporary, and its float32 exp is scalar-ish; on the shakespeare-cpu recipe that work took as
-long as all the matmuls. Each kernel here is the same maths as its reference in ``numpy_engine/ops.py`` (Adam: ``optim.py``) and keeps the
-same cache, so either backward accepts either forward. The matmuls stay with BLAS.
+allocating a temporary; on the shakespeare-cpu recipe the non-matmul work took 40% of a step. Each kernel here
+is the same maths as its reference (``numpy_engine/ops.py``; Adam: ``engines/optim.py``) and keeps the same
+cache, so either backward accepts either forward. The matmuls stay with BLAS.
 
-numba is optional: without it (or with ``TINYLM_KERNELS=numpy``) the numpy reference runs. The two
-agree to float32 rounding, not bit for bit (exp, sums in another order), so a run's bytes depend on which is
-active; ``kernels()`` names it, and the run records it. Kernels are generic over float32 and float64: float64
-uses libm's exp/erfc, so the float64 gradient checks test these kernels exactly as they run.
+numba is optional: without it (or with ``TINYLM_KERNELS=numpy``) the numpy reference runs. The two agree to
+float32 rounding, not bit for bit (exp, sums in another order), so a run's bytes depend on which is active;
+``kernels()`` names it (``tinylm bench --json`` reports it). Kernels are generic over float32 and float64:
+float64 uses libm's exp/erfc, so the float64 gradient checks test these kernels exactly as they run.
 """
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import threading
 from collections.abc import Iterator
@@ -57,9 +56,10 @@ MIN_PER_SEQUENCE = 2_048
 def ready(*arrays: np.ndarray) -> bool:
     """Whether the fused kernels take these arrays (large enough, float32/float64, kernels on in this thread)."""
     first = arrays[0]
-    if first.size < MIN_PER_SEQUENCE * (first.shape[0] if first.ndim > 1 else 1) or not getattr(_state, "enabled", True) or not _load():
+    per_sequence = first.size // max(first.shape[0], 1) if first.ndim > 1 else first.size
+    if per_sequence < MIN_PER_SEQUENCE or not getattr(_state, "enabled", True) or not _load():
         return False
-    dtype = arrays[0].dtype
+    dtype = first.dtype
     return dtype in (np.float32, np.float64) and all(a.dtype == dtype for a in arrays)
 
 
@@ -90,8 +90,8 @@ def gelu_forward(x: np.ndarray) -> tuple[np.ndarray, tuple]:
 def gelu_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
     x, cdf = cache
     dx = np.empty_like(x)
-    _kernels.gelu_backward(np.ascontiguousarray(dout).reshape(-1), x.reshape(-1), np.ascontiguousarray(cdf).reshape(-1),
-                           dx.reshape(-1))
+    flat = [np.ascontiguousarray(a).reshape(-1) for a in (dout, x, cdf)]
+    _kernels.gelu_backward(*flat, dx.reshape(-1))
     return dx
 
 
@@ -169,5 +169,3 @@ def adam_update_(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, b1:
     _kernels.adam_update(p.reshape(-1), np.ascontiguousarray(g).reshape(-1), m.reshape(-1), v.reshape(-1), f(b1),
                          f(1.0 - b1), f(b2), f(1.0 - b2), f(eps), f(step_size), f(inv_sqrt_bc2), f(keep))
 
-
-SQRT_HALF = math.sqrt(0.5)

@@ -1,9 +1,9 @@
 """The compiled loops behind ``fused`` (imported only when numba is installed).
 
 Every kernel is generic over float32 and float64 and releases the GIL, so the two halves of a step
-(``parallel.py``) run them on two cores. Fast-math is limited to fused multiply-adds and reassociated row sums (see the
-decorators), so a kernel's float64 result matches the numpy reference to a few ulps and its gradient check
-means what it says.
+(``numpy_engine/parallel.py``) run them on two cores. Fast-math is limited to fused multiply-adds and
+reassociated row sums (see the decorators), so a kernel's float64 result matches the numpy reference to a few
+ulps and its gradient check means what it says.
 
 exp: float64 calls libm. float32 uses ``_exp32`` below, which LLVM vectorises (libm's scalar expf would
 cost 3x numpy's exp; this costs a third of it): exp(x) = 2^k exp(r) with k = round(x / ln 2), so
