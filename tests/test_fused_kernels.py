@@ -183,3 +183,21 @@ def test_falls_back_to_numpy_without_numba_or_when_asked():
     absent = _kernels_in_subprocess(STEP.format(block="sys.modules['numba'] = None"), {"TINYLM_KERNELS": ""})
     assert absent.startswith("numpy (numba unavailable")
     assert asked.split()[-1] == absent.split()[-1]           # the same GELU, from the reference
+
+
+@needs_numba
+@pytest.mark.slow
+def test_a_run_on_the_kernels_gives_identical_checkpoint_bytes(stream_text_file, monkeypatch):
+    """shakespeare-tiny's model (above the kernels' size limit) on two halves of 24 sequences, twice."""
+    import tinylm
+    from tinylm.engines.numpy_engine import parallel
+    monkeypatch.undo()                                   # the real size limit: this model is above it
+    used = []
+    monkeypatch.setattr(fused, "causal_softmax_", lambda att, _k=fused.causal_softmax_: (used.append(1), _k(att)))
+    kw = dict(steps=4, seed="kernels", data=str(stream_text_file), batch_size=24, eval_every=0, sample_every=0,
+              progress=False)
+    assert len(parallel.batch_parts(24, 64, 64)) == 2
+    first = tinylm.train("shakespeare-tiny", **kw).trainer.checkpoint_bytes()
+    assert used
+    second = tinylm.train("shakespeare-tiny", **kw).trainer.checkpoint_bytes()
+    assert first == second

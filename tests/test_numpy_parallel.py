@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from tinylm.config import ModelConfig
+from tinylm.engines import fused
 from tinylm.engines.numpy_engine import NumpyEngine, blas, parallel
 from tinylm.engines.numpy_engine.ops import cross_entropy_backward, cross_entropy_forward
 from tinylm.models.params import init_params
@@ -31,6 +32,19 @@ def whole_batch(e: NumpyEngine, x, y):
     logits, cache = e.model.forward(x)
     loss, ce = cross_entropy_forward(logits, y)
     return loss, e.model.backward(cross_entropy_backward(ce), cache)
+
+
+@pytest.fixture(autouse=True, params=["fused", "numpy"])
+def kernels(request, monkeypatch):
+    """Each test on the compiled kernels (at any size) and on the numpy reference."""
+    if request.param == "fused":
+        if fused.kernels() != "numba":
+            pytest.skip(f"no compiled kernels here: {fused.kernels()}")
+        monkeypatch.setattr(fused, "MIN_PER_SEQUENCE", 0)
+        yield
+    else:
+        with fused.disabled():
+            yield
 
 
 @pytest.fixture

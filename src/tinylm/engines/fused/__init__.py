@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-_state = threading.local()
+_enabled = True           # fused.disabled() turns it off for the whole process (both halves of a step)
 _lock = threading.Lock()
 _kernels = None            # the compiled module's namespace once loaded; False when numba is unavailable
 _why_not = ""
@@ -54,10 +54,10 @@ MIN_PER_SEQUENCE = 2_048
 
 
 def ready(*arrays: np.ndarray) -> bool:
-    """Whether the fused kernels take these arrays (large enough, float32/float64, kernels on in this thread)."""
+    """Whether the fused kernels take these arrays (large enough, float32/float64, kernels on)."""
     first = arrays[0]
     per_sequence = first.size // max(first.shape[0], 1) if first.ndim > 1 else first.size
-    if per_sequence < MIN_PER_SEQUENCE or not getattr(_state, "enabled", True) or not _load():
+    if per_sequence < MIN_PER_SEQUENCE or not _enabled or not _load():
         return False
     dtype = first.dtype
     return dtype in (np.float32, np.float64) and all(a.dtype == dtype for a in arrays)
@@ -65,13 +65,13 @@ def ready(*arrays: np.ndarray) -> bool:
 
 @contextlib.contextmanager
 def disabled() -> Iterator[None]:
-    """Run the numpy reference ops in this thread (tests compare the two)."""
-    before = getattr(_state, "enabled", True)
-    _state.enabled = False
+    """Run the numpy reference ops meanwhile, in every thread (tests compare the two)."""
+    global _enabled
+    before, _enabled = _enabled, False
     try:
         yield
     finally:
-        _state.enabled = before
+        _enabled = before
 
 
 def _rows(x: np.ndarray) -> np.ndarray:
