@@ -50,11 +50,14 @@ def kernels(request, monkeypatch):
 @pytest.fixture
 def split_small(monkeypatch):
     monkeypatch.setattr(parallel, "MIN_HALF_WORK", 1)
+    monkeypatch.setattr(parallel, "MIN_HALF_WORK_FUSED", 1)
 
 
 def test_batch_parts_depend_on_shape_only():
     assert parallel.batch_parts(12, 64, 128) == [slice(0, 6), slice(6, 12)]
-    assert parallel.batch_parts(16, 64, 64) == [slice(0, 16)]        # shakespeare-tiny: halves too small to pay
+    tiny = [slice(0, 8), slice(8, 16)] if fused.active() else [slice(0, 16)]
+    assert parallel.batch_parts(16, 64, 64) == tiny        # shakespeare-tiny: halves pay only with the kernels
+    assert parallel.batch_parts(16, 16, 64) == [slice(0, 16)]        # names-gpt's: never
     assert parallel.batch_parts(1, 4096, 4096) == [slice(0, 1)]      # one row is never split
 
 

@@ -45,6 +45,11 @@ def kernels() -> str:
     return "numba" if _load() else f"numpy ({_why_not})"
 
 
+def active() -> bool:
+    """Whether large enough arrays run on the compiled kernels now (numba loaded, not disabled)."""
+    return _enabled and bool(_load())
+
+
 # Kernels only for models whose activations are at least this many elements per sequence (the array's size over
 # its first axis, the batch): loading numba and its first kernel costs a process ~1.1 s (measured here), which
 # a tiny model never earns back, and a lab run must start at once. Per sequence, not per array, so that an
