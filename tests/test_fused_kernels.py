@@ -22,6 +22,7 @@ needs_numba = pytest.mark.skipif(fused.kernels() != "numba", reason=f"no compile
 @pytest.fixture(autouse=True)
 def any_size(monkeypatch):
     monkeypatch.setattr(fused, "MIN_PER_SEQUENCE", 0)      # these tests use small arrays
+    monkeypatch.setattr(fused, "MIN_PARAMETER", 0)
 
 
 def rng(seed: int = 0) -> np.random.Generator:
@@ -201,3 +202,23 @@ def test_a_run_on_the_kernels_gives_identical_checkpoint_bytes(stream_text_file,
     assert used
     second = tinylm.train("shakespeare-tiny", **kw).trainer.checkpoint_bytes()
     assert first == second
+
+
+@needs_numba
+def test_a_run_says_when_it_must_compile_the_kernels_first(monkeypatch):
+    from tinylm.config import ModelConfig
+    from tinylm.engines.numpy_engine import NumpyEngine
+    from tinylm.models.params import init_params
+    from tinylm.presets import get_preset
+    from tinylm.seeding import rng_for
+    monkeypatch.undo()                                   # the real size limits
+
+    def note(preset: str, on_disk: bool) -> str:
+        monkeypatch.setattr(fused, "on_disk", lambda: on_disk)
+        cfg = ModelConfig(**{**get_preset(preset).model.to_dict(), "vocab_size": 65, "block_size": 64})
+        return NumpyEngine(cfg, init_params(cfg, rng_for("note", "init"))).start_note()
+
+    assert "compiling the numpy engine's fused kernels" in note("shakespeare-tiny", on_disk=False)
+    assert note("shakespeare-tiny", on_disk=True) == ""
+    assert note("microgpt", on_disk=False) == ""          # below the kernels' size: never compiles them
+    assert fused.on_disk() in (True, False, None)

@@ -60,6 +60,8 @@ class TrainDisplay:
                     f"bigram {ent['bigram']:.3f} nats")
         if e.compat:
             self._print(f"  compat: {escape(e.compat)}")
+        if e.note:
+            self._print(f"  {escape(e.note)}")
         if self.mode == "rich":
             self.progress = Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                                      MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[info]}"),

@@ -206,5 +206,9 @@ class Engine(ABC):
     @abstractmethod
     def set_optimizer_state(self, steps: int, state: dict[str, np.ndarray]) -> None: ...
 
+    def start_note(self) -> str:
+        """What a run should tell its user about this engine as it starts ("" when nothing)."""
+        return ""
+
     def close(self) -> None:
         """Release resources (process groups, devices). Safe to call twice."""

@@ -75,9 +75,7 @@ def adam_update_(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, scr
     shaped like ``p``, so the hot path allocates nothing). ``decayed``: the parameter is in the decay set."""
     step_size, inv_sqrt_bc2, keep = constants
     b1, b2 = cfg.beta1, cfg.beta2
-    # the compiled kernel: the same operations in one pass (same bytes), in place on contiguous storage
-    contiguous = p.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous
-    if contiguous and fused.ready(p.reshape(-1), g, m, v):
+    if fused.ready_update(p, g, m, v):             # the compiled kernel: the same operations in one pass (same bytes)
         fused.adam_update_(p, g, m, v, b1, b2, cfg.eps, step_size, inv_sqrt_bc2,
                            keep if keep is not None and decayed else 1.0)
         return

@@ -31,6 +31,7 @@ class StartEvent(Event):
     entropies: dict            # {"uniform": ln V, "unigram": H1, "bigram": H2} in nats (for charts/phases)
     config: dict = field(default_factory=dict)
     compat: str = ""           # what a compat mode replays, in words ("" when none)
+    note: str = ""             # what the engine says as the run starts ("" when nothing)
 
 
 @dataclass

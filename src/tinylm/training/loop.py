@@ -297,7 +297,7 @@ class Trainer:
                          block_size=self.model_cfg.block_size, data=cfg.data.source, data_kind=self.corpus.kind,
                          entropies=dict(self.corpus.entropies),
                          config={"model": self.model_cfg.to_dict(), "train": cfg.to_dict()},
-                         compat=self.compat.describe())
+                         compat=self.compat.describe(), note=self.engine.start_note())
         if self.iter == 0 and cfg.eval_every:
             yield from self._eval_events()
         if self.iter == 0 and cfg.sample_every:   # what the untrained model writes

@@ -68,6 +68,28 @@ def ready(*arrays: np.ndarray) -> bool:
     return dtype in (np.float32, np.float64) and all(a.dtype == dtype for a in arrays)
 
 
+# Adam's kernel saves a pass or two over each parameter: worth it on large ones only, and a small model's few
+# thousand weights must not load numba for it (an mlp or rnn preset has no other kernel to run)
+MIN_PARAMETER = 65_536
+
+
+def ready_update(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray) -> bool:
+    """Whether Adam's kernel takes parameter ``p`` (large; p, m and v contiguous: it updates them in place)."""
+    in_place = p.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous
+    return p.size >= MIN_PARAMETER and in_place and ready(p.reshape(-1), g, m, v)
+
+
+def on_disk() -> bool | None:
+    """Whether numba has already compiled the kernels into its on-disk cache (the first run compiles them, ~7 s
+    here); None when it cannot tell (numba's cache layout is not a public API)."""
+    if not _load():
+        return None
+    try:
+        return os.path.exists(_kernels.gelu_forward._cache._cache_file._index_path)
+    except AttributeError:
+        return None
+
+
 @contextlib.contextmanager
 def disabled() -> Iterator[None]:
     """Run the numpy reference ops meanwhile, in every thread (tests compare the two)."""

@@ -9,6 +9,7 @@ import numpy as np
 from ...config import ModelConfig
 from ...errors import ConfigError
 from ...models import implementation
+from .. import fused
 from ..base import Decoder, Engine, StepStats, check_batch, check_engine_args
 from ..optim import UsesNumpyOptimizer
 from . import parallel
@@ -39,6 +40,14 @@ class NumpyEngine(UsesNumpyOptimizer, Engine):
         keep_freed_memory()
         self.model: NumpyModel = implementation(IMPLEMENTATIONS, cfg, self.name)(cfg, np.dtype(dtype))
         self.model.load(params)
+
+    def start_note(self) -> str:
+        # a sequence's residual stream stands for the model's activations (fused.MIN_PER_SEQUENCE)
+        if self.cfg.block_size * self.cfg.n_embd < fused.MIN_PER_SEQUENCE or not fused.active():
+            return ""
+        if fused.on_disk() is False:
+            return "compiling the numpy engine's fused kernels (numba) before the first step: once, ~7 s"
+        return ""
 
     # --- parameters -------------------------------------------------------------------
     def get_params(self) -> dict[str, np.ndarray]:
