@@ -8,7 +8,8 @@ ulps and its gradient check means what it says.
 exp: float64 calls libm. float32 uses ``_exp32`` below, which LLVM vectorises (libm's scalar expf would
 cost 3x numpy's exp; this costs a third of it): exp(x) = 2^k exp(r) with k = round(x / ln 2), so
 |r| <= ln(2)/2, and exp(r) by its Taylor series to r^7 (truncation < 6e-9 relative). Measured against
-float64 over [-87, 88]: at most 1.19 ulp (numpy's float32 exp: 2.35).
+float64 over [-87, 88] (2.1M points): at most 0.89 ulp, with the fused multiply-adds (numpy's float32
+exp: 2.41).
 """
 from __future__ import annotations
 
