@@ -184,6 +184,18 @@ def test_falls_back_to_numpy_without_numba_or_when_asked():
     absent = _kernels_in_subprocess(STEP.format(block="sys.modules['numba'] = None"), {"TINYLM_KERNELS": ""})
     assert absent.startswith("numpy (numba unavailable")
     assert asked.split()[-1] == absent.split()[-1]           # the same GELU, from the reference
+    read_only = _kernels_in_subprocess(STEP.format(block=READ_ONLY_CACHE), {"TINYLM_KERNELS": ""})
+    assert read_only.startswith("numpy (numba could not set up its kernels")
+    assert read_only.split()[-1] == asked.split()[-1]
+
+
+# numba finds no writable folder for its cache (a read-only install without a home directory)
+READ_ONLY_CACHE = """
+import numba.core.caching as caching
+def refuse(self):
+    raise OSError(30, "Read-only file system")
+caching._CacheLocator.ensure_cache_path = refuse
+"""
 
 
 @needs_numba
@@ -213,12 +225,45 @@ def test_a_run_says_when_it_must_compile_the_kernels_first(monkeypatch):
     from tinylm.seeding import rng_for
     monkeypatch.undo()                                   # the real size limits
 
-    def note(preset: str, on_disk: bool) -> str:
+    def note(preset: str, on_disk: bool, **changes) -> str:
         monkeypatch.setattr(fused, "on_disk", lambda: on_disk)
-        cfg = ModelConfig(**{**get_preset(preset).model.to_dict(), "vocab_size": 65, "block_size": 64})
+        cfg = ModelConfig(**{**get_preset(preset).model.to_dict(), "vocab_size": 65, **changes})
         return NumpyEngine(cfg, init_params(cfg, rng_for("note", "init"))).start_note()
 
     assert "compiling the numpy engine's fused kernels" in note("shakespeare-tiny", on_disk=False)
     assert note("shakespeare-tiny", on_disk=True) == ""
-    assert note("microgpt", on_disk=False) == ""          # below the kernels' size: never compiles them
+    assert note("microgpt", on_disk=False, block_size=16) == ""     # below the kernels' size: never compiles them
+    # 16 wide but 64 long: its 4 x 64 x 64 attention scores do run on the kernels, so it says so
+    assert note("microgpt", on_disk=False, block_size=64) != ""
     assert fused.on_disk() in (True, False, None)
+
+
+@needs_numba
+def test_review_findings_stay_fixed(monkeypatch):
+    # a transposed cache from the reference forward, through the fused backward
+    x = rng().standard_normal((4, 3, 5)).astype(np.float32).transpose(2, 1, 0)
+    ones = np.ones_like(x)
+    with fused.disabled():
+        _, cache = ops.gelu_forward(x)
+        want = ops.gelu_backward(ones, cache)
+    np.testing.assert_allclose(ops.gelu_backward(ones, cache), want, rtol=2e-6)
+    # in-place kernels refuse storage they would only see a copy of
+    att = rng().standard_normal((2, 2, 4, 4)).astype(np.float32).transpose(0, 1, 3, 2)
+    assert not fused.ready_in_place(att)
+    # disabled() nests, in any order of exit
+    first, second = fused.disabled(), fused.disabled()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert not fused.active()
+    second.__exit__(None, None, None)
+    assert fused.active()
+
+
+def test_a_model_below_the_kernels_size_never_asks_numba_about_halves():
+    code = """
+import sys
+from tinylm.engines.numpy_engine import parallel
+print(parallel.batch_parts(64, 32, 32), "numba" in sys.modules)
+"""
+    assert _kernels_in_subprocess(code, {"TINYLM_KERNELS": ""}) == "[slice(0, 64, None)] False"

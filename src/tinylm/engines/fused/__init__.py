@@ -20,6 +20,8 @@ from collections.abc import Iterator
 import numpy as np
 
 _enabled = True           # fused.disabled() turns it off for the whole process (both halves of a step)
+_disabled_depth = 0
+_probe: list[int] | None = None     # see probe()
 _lock = threading.Lock()
 _kernels = None            # the compiled module's namespace once loaded; False when numba is unavailable
 _why_not = ""
@@ -37,6 +39,8 @@ def _load():
                     _kernels = compiled
                 except ImportError as err:      # numba missing or broken on this platform: the numpy reference
                     _kernels, _why_not = False, f"numba unavailable ({err})"
+                except Exception as err:        # e.g. numba finds no writable cache folder (a read-only install)
+                    _kernels, _why_not = False, f"numba could not set up its kernels ({type(err).__name__}: {err})"
     return _kernels
 
 
@@ -62,6 +66,8 @@ def ready(*arrays: np.ndarray) -> bool:
     """Whether the fused kernels take these arrays (large enough, float32/float64, kernels on)."""
     first = arrays[0]
     per_sequence = first.size // max(first.shape[0], 1) if first.ndim > 1 else first.size
+    if _probe is not None:
+        _probe.append(per_sequence)
     if per_sequence < MIN_PER_SEQUENCE or not _enabled or not _load():
         return False
     dtype = first.dtype
@@ -73,6 +79,12 @@ def ready(*arrays: np.ndarray) -> bool:
 MIN_PARAMETER = 65_536
 
 
+def ready_in_place(*arrays: np.ndarray) -> bool:
+    """``ready``, for a kernel that writes into the arrays themselves: only on contiguous storage (a reshape
+    of anything else would be a copy, and the result lost)."""
+    return all(a.flags.c_contiguous for a in arrays) and ready(*arrays)
+
+
 def ready_update(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray) -> bool:
     """Whether Adam's kernel takes parameter ``p`` (large; p, m and v contiguous: it updates them in place)."""
     in_place = p.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous
@@ -81,24 +93,46 @@ def ready_update(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray) -> 
 
 def on_disk() -> bool | None:
     """Whether numba has already compiled the kernels into its on-disk cache (the first run compiles them, ~7 s
-    here); None when it cannot tell (numba's cache layout is not a public API)."""
+    here); None when it cannot tell (numba's cache layout is not a public API). A kernel compiled for float64
+    only (as the tests do) still counts as there."""
     if not _load():
         return None
     try:
-        return os.path.exists(_kernels.gelu_forward._cache._cache_file._index_path)
+        kernels = [getattr(_kernels, name) for name in _kernels.KERNELS]
+        return all(os.path.exists(k._cache._cache_file._index_path) for k in kernels)
     except AttributeError:
         return None
 
 
 @contextlib.contextmanager
 def disabled() -> Iterator[None]:
-    """Run the numpy reference ops meanwhile, in every thread (tests compare the two)."""
-    global _enabled
-    before, _enabled = _enabled, False
+    """Run the numpy reference ops meanwhile, in every thread (tests compare the two). Nests."""
+    global _disabled_depth, _enabled
+    with _lock:
+        _disabled_depth += 1
+        _enabled = False
     try:
         yield
     finally:
-        _enabled = before
+        with _lock:
+            _disabled_depth -= 1
+            _enabled = _disabled_depth == 0
+
+
+@contextlib.contextmanager
+def probe() -> Iterator[list[int]]:
+    """Meanwhile no kernel runs; the list receives the per-sequence size of every array an op offered the
+    kernels (what ``ready`` would have judged), so a caller can tell whether a model will use them."""
+    global _probe
+    sizes: list[int] = []
+    with _lock:
+        _probe = sizes
+    try:
+        with disabled():
+            yield sizes
+    finally:
+        with _lock:
+            _probe = None
 
 
 def _rows(x: np.ndarray) -> np.ndarray:
@@ -116,7 +150,7 @@ def gelu_forward(x: np.ndarray) -> tuple[np.ndarray, tuple]:
 
 def gelu_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
     x, cdf = cache
-    dx = np.empty_like(x)
+    dx = np.empty(x.shape, dtype=x.dtype)          # C order whatever the cache's layout: the kernel fills it flat
     flat = [np.ascontiguousarray(a).reshape(-1) for a in (dout, x, cdf)]
     _kernels.gelu_backward(*flat, dx.reshape(-1))
     return dx

@@ -28,6 +28,8 @@ from numba.extending import intrinsic, overload
 # BLAS's own sums do), still the same bytes on every run on one machine. Adam stays strict: its bytes match the
 # numpy reference's.
 _jit = numba.njit(nogil=True, cache=True, error_model="numpy", fastmath={"contract"})
+KERNELS = ("gelu_forward", "gelu_backward", "layernorm_forward", "layernorm_backward", "rmsnorm_forward",
+           "rmsnorm_backward", "causal_softmax", "softmax_backward", "adam_update")
 _jit_sums = numba.njit(nogil=True, cache=True, error_model="numpy", fastmath={"contract", "reassoc"})
 _jit_strict = numba.njit(nogil=True, cache=True, error_model="numpy")
 

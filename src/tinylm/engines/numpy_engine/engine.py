@@ -42,12 +42,11 @@ class NumpyEngine(UsesNumpyOptimizer, Engine):
         self.model.load(params)
 
     def start_note(self) -> str:
-        # a sequence's residual stream stands for the model's activations (fused.MIN_PER_SEQUENCE)
-        if self.cfg.block_size * self.cfg.n_embd < fused.MIN_PER_SEQUENCE or not fused.active():
-            return ""
-        if fused.on_disk() is False:
-            return "compiling the numpy engine's fused kernels (numba) before the first step: once, ~7 s"
-        return ""
+        with fused.probe() as sizes:                # one sequence through the reference ops: which arrays qualify
+            self.model.forward(np.zeros((1, self.cfg.block_size), dtype=np.int64))
+        if max(sizes, default=0) < fused.MIN_PER_SEQUENCE or not fused.active() or fused.on_disk() is not False:
+            return ""                               # (numba is asked only about a model large enough for it)
+        return "compiling the numpy engine's fused kernels (numba) before the first step: once, ~7 s"
 
     # --- parameters -------------------------------------------------------------------
     def get_params(self) -> dict[str, np.ndarray]:

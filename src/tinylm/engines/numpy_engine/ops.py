@@ -272,7 +272,7 @@ def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, n_head: int,
     kh = _split_heads(k, n_head)
     vh = _split_heads(v, n_head)
     att = qh @ kh.transpose(0, 1, 3, 2)          # [B, H, T, T]
-    if fused.ready(att):
+    if fused.ready_in_place(att):
         fused.causal_softmax_(att)                # ``mask`` is causal_mask's triangle: applied in the same pass
     else:
         att += mask[:T, :T]
@@ -304,7 +304,7 @@ def attention_backward(dy: np.ndarray, cache: tuple,
     dyh = heads(dy)
     np.matmul(att.transpose(0, 1, 3, 2), dyh, out=heads(dv))
     datt = dyh @ vh.transpose(0, 1, 3, 2)
-    if fused.ready(datt, att):
+    if fused.ready_in_place(datt, att):
         fused.softmax_backward_(datt, att)
     else:
         row_dot = row_sum(datt * att)

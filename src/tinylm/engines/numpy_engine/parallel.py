@@ -41,8 +41,10 @@ def batch_parts(batch: int, block: int, width: int) -> list[slice]:
     """The row ranges a batch [batch, block] of a model ``width`` wide is computed in."""
     half = (batch + 1) // 2
     work = (batch - half) * block * width
-    if batch < 2 or work < MIN_HALF_WORK_FUSED or (work < MIN_HALF_WORK and not fused.active()):
+    if batch < 2 or work < MIN_HALF_WORK_FUSED:
         return [slice(0, batch)]
+    if work < MIN_HALF_WORK and not (block * width >= fused.MIN_PER_SEQUENCE and fused.active()):
+        return [slice(0, batch)]                 # (numba is asked only about a model large enough for it)
     return [slice(0, half), slice(half, batch)]
 
 
