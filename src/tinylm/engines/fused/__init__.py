@@ -74,8 +74,10 @@ def ready(*arrays: np.ndarray) -> bool:
     return dtype in (np.float32, np.float64) and all(a.dtype == dtype for a in arrays)
 
 
-# Adam's kernel saves a pass or two over each parameter: worth it on large ones only, and a small model's few
-# thousand weights must not load numba for it (an mlp or rnn preset has no other kernel to run)
+# Adam's kernel gives the reference's bytes, so which of the two runs never changes a result. It runs on every
+# parameter of 2,048 elements or more once numba is loaded (by the other kernels); a parameter of this size or
+# more is worth loading numba for. Below it, a small model's few thousand weights (an mlp, rnn or names-gpt
+# preset, which have no other kernel to run) never load numba.
 MIN_PARAMETER = 65_536
 
 
@@ -86,9 +88,12 @@ def ready_in_place(*arrays: np.ndarray) -> bool:
 
 
 def ready_update(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray) -> bool:
-    """Whether Adam's kernel takes parameter ``p`` (large; p, m and v contiguous: it updates them in place)."""
+    """Whether Adam's kernel takes parameter ``p`` (see MIN_PARAMETER; p, m and v contiguous: it updates them
+    in place)."""
     in_place = p.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous
-    return p.size >= MIN_PARAMETER and in_place and ready(p.reshape(-1), g, m, v)
+    if not in_place or (p.size < MIN_PARAMETER and not _kernels):      # numba not loaded: not worth it here
+        return False
+    return ready(p.reshape(-1), g, m, v)
 
 
 def on_disk() -> bool | None:
