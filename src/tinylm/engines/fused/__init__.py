@@ -29,6 +29,8 @@ _why_not = ""
 
 def _load():
     global _kernels, _why_not
+    if _kernels is not None:                 # every op asks: no lock once decided
+        return _kernels
     with _lock:
         if _kernels is None:
             if os.environ.get("TINYLM_KERNELS", "").strip().lower() == "numpy":
