@@ -156,3 +156,23 @@ def test_a_run_waiting_for_a_slot_says_why_and_starts_when_one_frees(page):
     page.wait_for_function(f"{RUNNER}.state === 'finished'", timeout=60_000)
     assert page.inner_text("#run-wait") == ""
     page.click("#reset")
+
+
+def test_the_first_kernel_compile_is_announced_and_then_cleared(page, tmp_path, monkeypatch):
+    from tinylm.engines import fused
+    if fused.kernels() != "numba":
+        pytest.skip(f"no compiled kernels here: {fused.kernels()}")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba-cache"))   # an install that never compiled them
+    page.set_input_files("#text-file", files=[{"name": "dialogue.txt", "mimeType": "text/plain",
+                                               "buffer": (DIALOGUE * 40).encode()}])
+    page.wait_for_function("document.querySelector('#text-info').textContent.includes('distinct')")
+    set_speed(page, 100)
+    start_run(page, steps=3, preset="shakespeare-tiny", seed="compile")
+    note = page.evaluate(f"{RUNNER}.start_event.note")
+    assert "compiling the numpy engine's fused kernels" in note
+    if page.evaluate(f"{RUNNER}.iter") == 0:
+        assert note in page.inner_text("#notice")
+        shot(page, "runner-compile-note", "#runner")
+    page.wait_for_function(f"{RUNNER}.state === 'finished'", timeout=120_000)
+    assert "compiling" not in page.inner_text("#notice")
+    page.click("#reset")

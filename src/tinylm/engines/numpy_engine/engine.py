@@ -46,7 +46,8 @@ class NumpyEngine(UsesNumpyOptimizer, Engine):
             self.model.forward(np.zeros((1, self.cfg.block_size), dtype=np.int64))
         if max(sizes, default=0) < fused.MIN_PER_SEQUENCE or not fused.active() or fused.on_disk() is not False:
             return ""                               # (numba is asked only about a model large enough for it)
-        return "compiling the numpy engine's fused kernels (numba) before the first step: once, ~7 s"
+        return ("first run on this install: compiling the numpy engine's fused kernels (numba) before the first "
+                "step, once, ~7 s")
 
     # --- parameters -------------------------------------------------------------------
     def get_params(self) -> dict[str, np.ndarray]:

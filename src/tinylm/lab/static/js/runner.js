@@ -200,13 +200,21 @@ export class Runner {
     this.chart.setSeries('raw', [], {color: '#93c5fd', width: 1, alpha: 0.6});
     this.chart.setSeries('train', [], {color: '#2563eb', width: 2, legend: `train (mean of last ${SMOOTH} steps)`});
     this.chart.setSeries('val', [], {color: '#ea580c', width: 2, dots: true, legend: 'val'});
-    if (m.start_iter) $('notice').textContent = `resumed from a checkpoint at iter ${m.start_iter}`;
+    // the engine's word at the start (the numpy engine compiling its kernels, once per install: a pause before
+    // the first step that would otherwise look like a hang); cleared by the first step
+    this.startNote = m.note || '';
+    const resumed = m.start_iter ? `resumed from a checkpoint at iter ${m.start_iter}` : '';
+    if (resumed || this.startNote) $('notice').textContent = [resumed, this.startNote].filter(Boolean).join(' · ');
     $('sample-key').replaceChildren(...(m.data_kind === 'documents' ? ['newest first · names the model made up'] :
       ['newest first · ', el('span', {class: 'prompt'}, 'prompt'), ' then what the model wrote']));
     this.readIter();
   }
 
   onStep(m) {
+    if (this.startNote) {
+      this.startNote = '';
+      $('notice').textContent = this.start_event.start_iter ? `resumed from a checkpoint at iter ${this.start_event.start_iter}` : '';
+    }
     const loss = num(m.loss);
     this.iter = m.iter; this.losses.push(loss); this.iters.push(m.iter);
     if (this.initial === null && Number.isFinite(loss)) this.setInitial(loss);
