@@ -137,7 +137,7 @@ def test_a_training_step_runs_the_kernels(monkeypatch):
     from tinylm.engines.numpy_engine.gpt import GPT
     import dataclasses
     calls = []
-    for name in ("gelu_forward", "gelu_backward", "layernorm_forward", "layernorm_backward", "causal_softmax",
+    for name in ("gelu_forward", "gelu_backward", "norm_forward", "norm_backward", "causal_softmax",
                  "softmax_backward"):
         kernel = getattr(compiled, name)
         monkeypatch.setattr(compiled, name, lambda *a, _k=kernel, _n=name: (calls.append(_n), _k(*a))[1])
@@ -146,7 +146,7 @@ def test_a_training_step_runs_the_kernels(monkeypatch):
     x = rng().integers(0, 65, (2, 8))
     logits, cache = model.forward(x)
     model.backward(np.ones_like(logits), cache)
-    assert set(calls) == {"gelu_forward", "gelu_backward", "layernorm_forward", "layernorm_backward",
+    assert set(calls) == {"gelu_forward", "gelu_backward", "norm_forward", "norm_backward",
                           "causal_softmax", "softmax_backward"}
 
 

@@ -163,57 +163,56 @@ def gelu_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
     return dx
 
 
-# --- layernorm --------------------------------------------------------------------------------
-def layernorm_forward(x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None,
-                      eps: float) -> tuple[np.ndarray, tuple]:
+# --- layernorm and rmsnorm (one kernel pair; rmsnorm does not centre and has no bias) --------------------------
+def _norm_forward(x: np.ndarray, center: bool, weight: np.ndarray | None, bias: np.ndarray | None,
+                  eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(out, xhat, rstd) over the last axis; out is xhat itself without an affine."""
     x2 = _rows(x)
     n, C = x2.shape
     xhat = np.empty_like(x2)
     rstd = np.empty((n, 1), dtype=x2.dtype)
     affine = weight is not None or bias is not None
     out = np.empty_like(x2) if affine else xhat
-    one = np.ones(C, dtype=x2.dtype)
-    _kernels.layernorm_forward(x2, x2.dtype.type(eps), one if weight is None else weight,
-                               np.zeros(C, dtype=x2.dtype) if bias is None else bias, affine, xhat, rstd, out)
-    shape = x.shape
-    xhat, rstd = xhat.reshape(shape), rstd.reshape(*shape[:-1], 1)
-    if not affine:
+    _kernels.norm_forward(x2, x2.dtype.type(eps), center, np.ones(C, dtype=x2.dtype) if weight is None else weight,
+                          np.zeros(C, dtype=x2.dtype) if bias is None else bias, affine, xhat, rstd, out)
+    return out.reshape(x.shape), xhat.reshape(x.shape), rstd.reshape(*x.shape[:-1], 1)
+
+
+def _norm_backward(dout: np.ndarray, xhat: np.ndarray, rstd: np.ndarray, weight: np.ndarray | None,
+                   center: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(dx, dweight, dbias), the parameter sums in float64 before the cast back."""
+    d2, xhat2 = _rows(dout), _rows(xhat)
+    C = xhat2.shape[1]
+    dx = np.empty_like(xhat2)
+    dweight, dbias = np.zeros(C, dtype=np.float64), np.zeros(C, dtype=np.float64)
+    _kernels.norm_backward(d2, xhat2, rstd.reshape(-1), np.ones(C, dtype=xhat2.dtype) if weight is None else weight,
+                           center, dx, dweight, dbias)
+    return dx.reshape(xhat.shape), dweight.astype(xhat2.dtype), dbias.astype(xhat2.dtype)
+
+
+def layernorm_forward(x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None,
+                      eps: float) -> tuple[np.ndarray, tuple]:
+    out, xhat, rstd = _norm_forward(x, True, weight, bias, eps)
+    if weight is None and bias is None:
         return xhat, (xhat, rstd, None, False)
-    return out.reshape(shape), (xhat, rstd, weight, bias is not None)
+    return out, (xhat, rstd, weight, bias is not None)
 
 
 def layernorm_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     xhat, rstd, weight, has_bias = cache
-    d2, xhat2 = _rows(dout), _rows(xhat)
-    C = xhat2.shape[1]
-    dx = np.empty_like(xhat2)
-    dweight = np.zeros(C, dtype=np.float64)
-    dbias = np.zeros(C, dtype=np.float64)
-    _kernels.layernorm_backward(d2, xhat2, rstd.reshape(-1), np.ones(C, dtype=xhat2.dtype) if weight is None
-                                else weight, dx, dweight, dbias)
-    dtype = xhat2.dtype
-    return (dx.reshape(xhat.shape), dweight.astype(dtype) if weight is not None else None,
-            dbias.astype(dtype) if has_bias else None)
+    dx, dweight, dbias = _norm_backward(dout, xhat, rstd, weight, True)
+    return dx, dweight if weight is not None else None, dbias if has_bias else None
 
 
 def rmsnorm_forward(x: np.ndarray, weight: np.ndarray | None, eps: float) -> tuple[np.ndarray, tuple]:
-    x2 = _rows(x)
-    xhat = np.empty_like(x2)
-    rstd = np.empty((x2.shape[0], 1), dtype=x2.dtype)
-    _kernels.rmsnorm_forward(x2, x2.dtype.type(eps), xhat, rstd)
-    xhat, rstd = xhat.reshape(x.shape), rstd.reshape(*x.shape[:-1], 1)
+    _, xhat, rstd = _norm_forward(x, False, None, None, eps)
     return (xhat * weight if weight is not None else xhat), (xhat, rstd, weight)
 
 
 def rmsnorm_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray | None]:
     xhat, rstd, weight = cache
-    d2, xhat2 = _rows(dout), _rows(xhat)
-    C = xhat2.shape[1]
-    dx = np.empty_like(xhat2)
-    dweight = np.zeros(C, dtype=np.float64)
-    _kernels.rmsnorm_backward(d2, xhat2, rstd.reshape(-1), np.ones(C, dtype=xhat2.dtype) if weight is None
-                              else weight, dx, dweight)
-    return dx.reshape(xhat.shape), dweight.astype(xhat2.dtype) if weight is not None else None
+    dx, dweight, _ = _norm_backward(dout, xhat, rstd, weight, False)
+    return dx, dweight if weight is not None else None
 
 
 # --- causal softmax (attention) ------------------------------------------------------------------

@@ -28,8 +28,8 @@ from numba.extending import intrinsic, overload
 # BLAS's own sums do), still the same bytes on every run on one machine. Adam stays strict: its bytes match the
 # numpy reference's.
 _jit = numba.njit(nogil=True, cache=True, error_model="numpy", fastmath={"contract"})
-KERNELS = ("gelu_forward", "gelu_backward", "layernorm_forward", "layernorm_backward", "rmsnorm_forward",
-           "rmsnorm_backward", "causal_softmax", "softmax_backward", "adam_update")
+KERNELS = ("gelu_forward", "gelu_backward", "norm_forward", "norm_backward", "causal_softmax", "softmax_backward",
+           "adam_update")
 _jit_sums = numba.njit(nogil=True, cache=True, error_model="numpy", fastmath={"contract", "reassoc"})
 _jit_strict = numba.njit(nogil=True, cache=True, error_model="numpy")
 
@@ -139,17 +139,19 @@ def gelu_backward(dout, x, cdf, dx):
         dx[i] = dout[i] * (cdf[i] + xi * pdf)
 
 
-# --- layernorm: xhat = (x - mean) rstd, rstd = 1/sqrt(var + eps);  out = xhat w + b ------------------------
+# --- layernorm and rmsnorm, one pair of kernels: rmsnorm is layernorm without the centring ----------------------
+#   xhat = (x - mean) rstd, rstd = 1/sqrt(mean((x - mean)^2) + eps);  out = xhat w + b   (mean = 0 if not center)
 @_jit_sums
-def layernorm_forward(x, eps, weight, bias, affine, xhat, rstd, out):
+def norm_forward(x, eps, center, weight, bias, affine, xhat, rstd, out):
     n, C = x.shape
     inv_c = x.dtype.type(1.0 / C)
     one = x.dtype.type(1.0)
     for row in range(n):
-        total = x.dtype.type(0.0)
-        for j in range(C):
-            total += x[row, j]
-        mean = total * inv_c
+        mean = x.dtype.type(0.0)
+        if center:
+            for j in range(C):
+                mean += x[row, j]
+            mean *= inv_c
         sq = x.dtype.type(0.0)
         for j in range(C):
             d = x[row, j] - mean
@@ -164,9 +166,10 @@ def layernorm_forward(x, eps, weight, bias, affine, xhat, rstd, out):
                 out[row, j] = xhat[row, j] * weight[j] + bias[j]
 
 
-# dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), dxhat = dout w;  dw = sum dout xhat, db = sum dout
+#   dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat))  (no mean(dxhat) if not center), dxhat = dout w;
+#   dw = sum dout xhat, db = sum dout
 @_jit_sums
-def layernorm_backward(dout, xhat, rstd, weight, dx, dweight, dbias):
+def norm_backward(dout, xhat, rstd, weight, center, dx, dweight, dbias):
     n, C = xhat.shape
     inv_c = xhat.dtype.type(1.0 / C)
     for row in range(n):
@@ -180,46 +183,11 @@ def layernorm_backward(dout, xhat, rstd, weight, dx, dweight, dbias):
             dx[row, j] = dxh
             s1 += dxh
             s2 += dxh * xhat[row, j]
-        m1 = s1 * inv_c
+        m1 = s1 * inv_c if center else xhat.dtype.type(0.0)
         m2 = s2 * inv_c
         r = rstd[row]
         for j in range(C):
             dx[row, j] = (dx[row, j] - m1 - xhat[row, j] * m2) * r
-
-
-# --- rmsnorm: xhat = x rstd, rstd = 1/sqrt(mean(x^2) + eps);  out = xhat w ------------------------------------
-@_jit_sums
-def rmsnorm_forward(x, eps, xhat, rstd):
-    n, C = x.shape
-    inv_c = x.dtype.type(1.0 / C)
-    one = x.dtype.type(1.0)
-    for row in range(n):
-        sq = x.dtype.type(0.0)
-        for j in range(C):
-            sq += x[row, j] * x[row, j]
-        r = one / np.sqrt(sq * inv_c + eps)
-        rstd[row, 0] = r
-        for j in range(C):
-            xhat[row, j] = x[row, j] * r
-
-
-# dx = rstd (dxhat - xhat mean(dxhat xhat)), dxhat = dout w;  dw = sum dout xhat
-@_jit_sums
-def rmsnorm_backward(dout, xhat, rstd, weight, dx, dweight):
-    n, C = xhat.shape
-    inv_c = xhat.dtype.type(1.0 / C)
-    for row in range(n):
-        s2 = xhat.dtype.type(0.0)
-        for j in range(C):
-            g = dout[row, j]
-            dweight[j] += g * xhat[row, j]
-            dxh = g * weight[j]
-            dx[row, j] = dxh
-            s2 += dxh * xhat[row, j]
-        m2 = s2 * inv_c
-        r = rstd[row]
-        for j in range(C):
-            dx[row, j] = (dx[row, j] - xhat[row, j] * m2) * r
 
 
 # --- causal softmax over scores [N, T, T]: row i sees positions 0..i -----------------------------------------

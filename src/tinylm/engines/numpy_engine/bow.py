@@ -10,15 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from .model import NumpyModel
-from .ops import (ACTIVATIONS, causal_average_backward, causal_average_forward, embedding_backward,
+from .ops import (causal_average_backward, causal_average_forward, embedding_backward,
                   embedding_forward, linear_backward, linear_forward, residual_backward, residual_forward)
 
 
 class BoW(NumpyModel):
-    def __init__(self, cfg, dtype):
-        super().__init__(cfg, dtype)
-        self.act_forward, self.act_backward = ACTIVATIONS[cfg.activation]
-
     def mlp_residual(self, x: np.ndarray) -> tuple[np.ndarray, tuple]:
         """x + c_proj(act(c_fc(x))), then the logits."""
         p = self.params

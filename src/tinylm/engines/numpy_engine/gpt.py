@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .model import NumpyModel
-from .ops import (ACTIVATIONS, attention_backward, attention_forward, causal_mask, embedding_backward,
+from .ops import (attention_backward, attention_forward, causal_mask, embedding_backward,
                   embedding_forward, layernorm_backward, layernorm_forward, linear_backward, linear_forward,
                   residual_backward, residual_forward, rmsnorm_backward, rmsnorm_forward)
 
@@ -19,7 +19,6 @@ from .ops import (ACTIVATIONS, attention_backward, attention_forward, causal_mas
 class GPT(NumpyModel):
     def __init__(self, cfg, dtype):
         super().__init__(cfg, dtype)
-        self.act_forward, self.act_backward = ACTIVATIONS[cfg.activation]
         self.mask = causal_mask(cfg.block_size, self.dtype)
 
     def _allocate(self) -> dict[str, np.ndarray]:

@@ -10,7 +10,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .model import NumpyModel
-from .ops import ACTIVATIONS, embedding_backward, embedding_forward, linear_backward, linear_forward
+from .ops import embedding_backward, embedding_forward, linear_backward, linear_forward
 
 
 def context_windows(x: np.ndarray, context: int, pad: int) -> np.ndarray:
@@ -22,10 +22,6 @@ def context_windows(x: np.ndarray, context: int, pad: int) -> np.ndarray:
 
 
 class MLP(NumpyModel):
-    def __init__(self, cfg, dtype):
-        super().__init__(cfg, dtype)
-        self.act_forward, self.act_backward = ACTIVATIONS[cfg.activation]
-
     def hidden(self, windows: np.ndarray) -> tuple[np.ndarray, tuple]:
         """windows [..., context] -> hidden activations [..., n_hidden]."""
         p = self.params

@@ -6,6 +6,7 @@ import numpy as np
 from ..base import check_params
 from ...config import ModelConfig
 from ...models.params import param_specs
+from .ops import ACTIVATIONS
 
 
 class NumpyModel:
@@ -25,6 +26,8 @@ class NumpyModel:
         self.dtype = np.dtype(dtype)
         self.specs = param_specs(cfg)
         self.params: dict[str, np.ndarray] = self._allocate()
+        # the config's activation as a forward/backward pair (the families with a nonlinearity use it)
+        self.act_forward, self.act_backward = ACTIVATIONS[cfg.activation]
 
     def _allocate(self) -> dict[str, np.ndarray]:
         return {s.name: np.zeros(s.shape, dtype=self.dtype) for s in self.specs}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .model import NumpyModel
-from .ops import (ACTIVATIONS, blend_backward, blend_forward, column_sum, embedding_backward, embedding_forward,
+from .ops import (blend_backward, blend_forward, column_sum, embedding_backward, embedding_forward,
                   linear_backward, linear_forward, sigmoid_backward, sigmoid_forward)
 from ...models.rnn import CELL_LINEARS
 
@@ -29,7 +29,6 @@ class RNN(NumpyModel):
         self.cell = cell
         self.gates = len(CELL_LINEARS[self.cell])          # G: Linears in the cell
         super().__init__(cfg, dtype)
-        self.act_forward, self.act_backward = ACTIVATIONS[cfg.activation]
 
     def _allocate(self) -> dict[str, np.ndarray]:
         params = super()._allocate()
